@@ -1,0 +1,247 @@
+"""The command line: a thin face over build and the single-file stages.
+
+``main(argv) -> int`` never raises for a user mistake: it prints one line (``kindcast: error: ...``) and returns 1.
+Exit codes: 0 success; 1 a user mistake, problems found, or an episode failed; 2 a command-line usage error.
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+import uuid
+from datetime import date
+from pathlib import Path
+
+import click
+
+from pipeline import __version__
+from pipeline.errors import KindcastError, ValidationFailed
+
+
+def root_option(fn):
+    return click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=None,
+                        help="The show's folder (holding episodes/). Default: the current folder.")(fn)
+
+
+def resolve_root(ctx: click.Context, root: Path | None) -> Path:
+    return (root or ctx.find_root().obj or Path.cwd()).resolve()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="kindcast")
+@root_option
+@click.pass_context
+def cli(ctx: click.Context, root: Path | None) -> None:
+    """kindcast: publish a podcast from episode folders: mastered audio, transcripts, audiograms, feed and notes."""
+    ctx.obj = root
+
+
+def _err(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _print_problems(problems, warnings=()) -> None:
+    for w in warnings:
+        _err(f"warning: {w}")
+    for p in problems:
+        _err(f"error: {p}")
+
+
+@cli.command()
+@root_option
+@click.pass_context
+def check(ctx: click.Context, root: Path | None) -> None:
+    """Validate the show and every episode; list every problem; exit 1 if any."""
+    from pipeline.show import load_project
+
+    project = load_project(resolve_root(ctx, root))
+    _print_problems(project.problems, project.warnings)
+    if project.problems:
+        raise ValidationFailed(project.problems)
+    click.echo(f"ok: show '{project.show.meta.title}', {len(project.episodes)} episodes")
+
+
+@cli.command()
+@click.argument("slug")
+@click.option("--audio", "audio", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The raw recording (wav, mp3, m4a, flac); it is copied into the episode folder.")
+@click.option("--title", default=None, help="Episode title (default: made from the slug).")
+@root_option
+@click.pass_context
+def new(ctx: click.Context, slug: str, audio: Path, title: str | None, root: Path | None) -> None:
+    """Scaffold episodes/SLUG/ with the recording and a filled-in episode.md (its GUID fixed now)."""
+    from pipeline.media import AUDIO_EXTENSIONS, probe_audio
+    from pipeline.show import EPISODE_FILE, EPISODES_DIR, SLUG_RE, episode_folders, read_front_matter
+
+    base = resolve_root(ctx, root)
+    if not SLUG_RE.match(slug):
+        raise KindcastError(f"{slug}: not a slug (lower-case letters, digits and hyphens, e.g. 'ep-04-listening')")
+    folder = base / EPISODES_DIR / slug
+    if folder.exists():
+        raise KindcastError(f"{folder}: already exists; not overwriting it")
+    if audio.suffix.lower() not in AUDIO_EXTENSIONS:
+        raise KindcastError(f"{audio}: not a recording kindcast reads ({', '.join(AUDIO_EXTENSIONS)})")
+    info = probe_audio(audio)  # refuses what is not audio before anything is written
+    numbers = []
+    for other in episode_folders(base):
+        try:
+            data, _ = read_front_matter(other / EPISODE_FILE)
+            if isinstance(data.get("number"), int):
+                numbers.append(data["number"])
+        except (KindcastError, OSError):
+            continue
+    title = title or slug.replace("-", " ").strip().capitalize()
+    front = {
+        "title": title,
+        "date": date.today().isoformat(),
+        "guid": str(uuid.uuid4()),
+        "number": max(numbers, default=0) + 1,
+        "episode_type": "full",
+        "explicit": False,
+        "summary": "",
+        "audio": audio.name,
+        "guests": [],
+        "conditions": [],
+        "chapters": [],
+        "soundbites": [],
+        "cuts": [],
+    }
+    import yaml
+
+    text = ("---\n" + yaml.safe_dump(front, sort_keys=False, allow_unicode=True, width=100) + "---\n\n"
+            f"Notes for *{title}*: who is speaking, what the conversation covers, links mentioned.\n")
+    folder.mkdir(parents=True)
+    try:
+        shutil.copy2(audio, folder / audio.name)
+        (folder / EPISODE_FILE).write_text(text, encoding="utf-8")
+    except OSError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    click.echo(f"created {folder.relative_to(base)}/ ({info.duration:.1f} s of audio); edit {EPISODE_FILE}, then run kindcast build")
+
+
+@cli.command()
+@click.option("--episode", "only", default=None, metavar="SLUG", help="Build only this episode (and the show pages).")
+@click.option("--force", is_flag=True, help="Run every stage even when it is up to date.")
+@click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Episodes built at once, each in its own process.")
+@root_option
+@click.pass_context
+def build(ctx: click.Context, only: str | None, force: bool, jobs: int, root: Path | None) -> None:
+    """Build the show into feeds/, redoing only what changed."""
+    from pipeline.build import build as run_build
+    from pipeline.progress import Reporter
+
+    base = resolve_root(ctx, root)
+    with Reporter() as reporter:
+        try:
+            report = run_build(base, only=only, force=force, jobs=jobs, emit=reporter.event)
+        except ValidationFailed as exc:
+            _print_problems(exc.problems)
+            raise
+    _print_problems([p for probs in report.invalid.values() for p in probs], report.warnings)
+    _summarise(report)
+    if not report.ok:
+        ctx.exit(1)
+
+
+def _summarise(report) -> None:
+    built = up = 0
+    for slug, unit in sorted(report.episodes.items()):
+        if unit.failed:
+            _err(f"failed: {slug}: {unit.error}")
+            if unit.trace:
+                _err(unit.trace.rstrip())
+        elif unit.ran:
+            built += 1
+            click.echo(f"built: {slug}: " + ", ".join(f"{r.stage} {r.seconds:.1f}s" for r in unit.runs if r.reason))
+        else:
+            up += 1
+    for slug in report.invalid:
+        _err(f"skipped: {slug}: its episode.md has problems (above)")
+    for slug in report.pruned:
+        click.echo(f"removed: {slug}: its folder is gone, so its published files were removed")
+    if report.show_held:
+        _err(f"held: {report.show_held}")
+    elif report.show is not None:
+        if report.show.failed:
+            _err(f"failed: show: {report.show.error}")
+            if report.show.trace:
+                _err(report.show.trace.rstrip())
+        elif report.show.ran:
+            click.echo("built: show: " + ", ".join(report.show.ran))
+    failed = sum(r.failed for r in report.episodes.values()) + len(report.invalid)
+    click.echo(f"{built} episodes built, {up} up to date, {failed} failed")
+
+
+@cli.command()
+@click.option("--episode", "only", default=None, metavar="SLUG")
+@root_option
+@click.pass_context
+def status(ctx: click.Context, only: str | None, root: Path | None) -> None:
+    """Per episode and stage: up to date, or why it will run."""
+    from pipeline.build import SHOW_UNIT, build as run_build
+
+    report = run_build(resolve_root(ctx, root), only=only, dry=True)
+    units = sorted(report.episodes.items()) + ([(SHOW_UNIT, report.show)] if report.show else [])
+    for slug, unit in units:
+        name = "show" if slug == SHOW_UNIT else slug
+        for run in unit.runs:
+            click.echo(f"{name:<28} {run.stage:<11} " + (f"will run: {run.reason}" if run.reason else "up to date"))
+    for slug, problems in report.invalid.items():
+        click.echo(f"{slug:<28} {'-':<11} will not build: {len(problems)} problem(s), see kindcast check")
+
+
+@cli.command()
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--bind", default="127.0.0.1", show_default=True)
+@root_option
+@click.pass_context
+def serve(ctx: click.Context, port: int, bind: str, root: Path | None) -> None:
+    """Preview feeds/ on localhost."""
+    import functools
+    import http.server
+
+    from pipeline.show import load_show
+
+    base = resolve_root(ctx, root)
+    show, problems = load_show(base)
+    out = show.output_dir if show else base / "feeds"
+    if not out.is_dir():
+        raise KindcastError(f"{out}: nothing built yet; run kindcast build first")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(out))
+    with http.server.ThreadingHTTPServer((bind, port), handler) as httpd:
+        click.echo(f"serving {out} at http://{bind}:{port}/ (Ctrl-C to stop)")
+        try:
+            httpd.serve_forever()
+        except KeyboardInterrupt:
+            pass
+
+
+# Single-file commands, one module each (they mirror the stages).
+# --- stage commands (each helper adds one import line here) ---
+# --- end stage commands ---
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the exit code. User mistakes print one line, bugs keep their traceback."""
+    try:
+        code = cli.main(args=argv, prog_name="kindcast", standalone_mode=False)
+    except ValidationFailed as exc:
+        _err(f"kindcast: error: {len(exc.problems)} problem(s) found")
+        return exc.exit_code
+    except KindcastError as exc:
+        _err(f"kindcast: error: {exc}")
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.Abort:
+        _err("kindcast: aborted")
+        return 1
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    return code if isinstance(code, int) else 0
+
+
+def run() -> None:
+    sys.exit(main())

@@ -1,0 +1,21 @@
+"""The pipeline, assembled in one place: per-episode stages in order, then the show-level stages.
+
+Stage modules import nothing heavy at module level (models, ffmpeg wrappers are imported inside ``run``), so that a
+build with nothing to do starts fast.
+"""
+from __future__ import annotations
+
+from pipeline.stages.base import Stage
+from pipeline.stages.probe import ProbeStage
+
+
+def episode_stages() -> list[Stage]:
+    """Per episode, in order: probe -> master -> transcribe -> tag -> audiogram -> notes."""
+    return [
+        ProbeStage(),
+    ]
+
+
+def show_stages() -> list[Stage]:
+    """After every episode: feed, site."""
+    return []

@@ -1,0 +1,76 @@
+"""Fingerprints of what a stage depended on, recorded only after the stage succeeded.
+
+One JSON file per episode (``.kindcast/state/<slug>.json``) and one for the show, so parallel workers never share a
+file. Inputs are compared by size and mtime first and by content hash only when those moved, so touching a file
+without changing it does not rebuild anything.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from pipeline.fsutil import write_text
+
+STATE_DIR = ".kindcast"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def digest_json(data: Any) -> str:
+    text = json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def file_stat(path: Path) -> dict | None:
+    try:
+        st = Path(path).stat()
+    except FileNotFoundError:
+        return None
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+class StateFile:
+    """The recorded state of one unit (an episode, or the show): ``{stage: {"fingerprint": ..., "result": ...}}``."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        try:
+            self.data: dict = json.loads(self.path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            self.data = {}
+        self._dirty = False
+
+    def stage(self, name: str) -> dict | None:
+        return self.data.get(name)
+
+    def result(self, name: str) -> dict | None:
+        entry = self.data.get(name)
+        return entry.get("result") if entry else None
+
+    def record(self, name: str, fingerprint: dict, result: dict) -> None:
+        self.data[name] = {"fingerprint": fingerprint, "result": result}
+        self._dirty = True
+        self.save()
+
+    def forget(self, name: str) -> None:
+        if self.data.pop(name, None) is not None:
+            self._dirty = True
+            self.save()
+
+    def touch_inputs(self, name: str, inputs: dict) -> None:
+        """Content unchanged but size/mtime moved: remember the new stat so the next check is fast again."""
+        self.data[name]["fingerprint"]["inputs"] = inputs
+        self._dirty = True
+
+    def save(self) -> None:
+        if self._dirty:
+            write_text(self.path, json.dumps(self.data, indent=1, sort_keys=True, default=str))
+            self._dirty = False
