@@ -6,16 +6,25 @@ build with nothing to do starts fast.
 from __future__ import annotations
 
 from pipeline.stages.base import Stage
-from pipeline.stages.probe import ProbeStage
 
 
 def episode_stages() -> list[Stage]:
     """Per episode, in order: probe -> master -> transcribe -> tag -> audiogram -> notes."""
-    return [
-        ProbeStage(),
-    ]
+    from pipeline.stages.probe import ProbeStage
+
+    stages: list[Stage] = [ProbeStage()]
+    # --- each stage's module adds itself below, in this order (one line each) ---
+    # master
+    # transcribe
+    # tag
+    # audiogram
+    # notes
+    return stages
 
 
 def show_stages() -> list[Stage]:
-    """After every episode: feed, site."""
-    return []
+    """After every episode: feed, then site."""
+    stages: list[Stage] = []
+    # feed
+    # site
+    return stages

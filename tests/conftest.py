@@ -1,0 +1,90 @@
+"""Shared test helpers: real files, real ffmpeg, the real CLI.
+
+``make_show`` writes a small show (show.yaml, artwork, episode folders) into a temporary folder; ``kindcast`` runs
+the real command line in a subprocess; ``SPEECH`` is the shared folder of real speech recordings.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SPEECH = REPO.parent / "shared" / "speech"
+
+
+def ffmpeg_exe() -> str:
+    from pipeline.media import ffmpeg_path
+
+    return ffmpeg_path()
+
+
+def synth(path: Path, lavfi: str, seconds: float, *extra: str) -> Path:
+    """Make an audio file from ffmpeg's synthetic sources, e.g. ``synth(p, "sine=f=440", 5)``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", lavfi,
+                    "-t", str(seconds), *extra, str(path)], check=True)
+    return path
+
+
+def make_artwork(path: Path, size: int = 1400, color=(180, 70, 60)) -> Path:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (size, size), color).save(path)
+    return path
+
+
+SHOW = {
+    "title": "Test Show",
+    "description": "A show made by the tests.",
+    "author": "Test Author",
+    "owner": {"name": "Test Owner", "email": "owner@example.org"},
+    "language": "en",
+    "category": "Society & Culture",
+    "artwork": "artwork.png",
+    "explicit": False,
+    "base_url": "https://example.org/podcast/",
+    "hosts": [{"name": "Hana Host", "role": "host"}],
+}
+
+
+def write_episode(root: Path, slug: str, front: dict, audio: Path | None = None, notes: str = "Notes.\n") -> Path:
+    """An episode folder: ``episode.md`` from ``front`` (+ notes), and a copy of ``audio`` if given."""
+    folder = root / "episodes" / slug
+    folder.mkdir(parents=True, exist_ok=True)
+    if audio is not None:
+        import shutil
+
+        shutil.copy2(audio, folder / Path(audio).name)
+    (folder / "episode.md").write_text("---\n" + yaml.safe_dump(front, sort_keys=False) + "---\n" + notes)
+    return folder
+
+
+def make_show(root: Path, settings: dict | None = None, **show_fields) -> Path:
+    """A valid show with no episodes yet; add them with ``write_episode``."""
+    root.mkdir(parents=True, exist_ok=True)
+    data = {**SHOW, **show_fields}
+    if settings:
+        data["settings"] = settings
+    (root / "episodes").mkdir(exist_ok=True)
+    (root / "episodes" / "show.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    make_artwork(root / "episodes" / data["artwork"])
+    return root
+
+
+def kindcast(*args: str, cwd: Path | None = None, check: bool = False, timeout: float = 600) -> subprocess.CompletedProcess:
+    """The real command line, in its own process (``python -m pipeline``)."""
+    proc = subprocess.run([sys.executable, "-m", "pipeline", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"kindcast {' '.join(map(str, args))} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture
+def show_root(tmp_path: Path) -> Path:
+    return make_show(tmp_path / "show")
