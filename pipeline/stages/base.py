@@ -58,6 +58,7 @@ class EpisodeRecord:
 class ShowContext:
     show: Show
     episodes: list[EpisodeRecord]
+    results: dict[str, dict] = field(default_factory=dict)  # earlier show stages' results
     progress: Callable[[float], None] = _no_progress
 
     @property

@@ -1,0 +1,195 @@
+"""The build engine with small real stages: skip what is fresh, say why, record only after success, isolate failures.
+
+These tests swap the stage list (``pipeline.build.episode_stages``) for small stages that really read and write files,
+so they exercise the engine alone; the real stages are exercised by their own tests and by test_e2e.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import pipeline.build as build_mod
+from pipeline.build import build, state_path
+from pipeline.errors import KindcastError
+from pipeline.fsutil import write_bytes, write_text
+from pipeline.stages.base import Stage
+from pipeline.stages.probe import ProbeStage
+
+from conftest import synth, write_episode
+
+RUNS: list[tuple[str, str]] = []
+
+
+class CopyStage(Stage):
+    """Copies the recording into the published folder (reversed bytes, so it is real work), counting each run."""
+
+    name = "copy"
+
+    def inputs(self, ctx):
+        return [ctx.episode.recording]
+
+    def outputs(self, ctx):
+        return [ctx.out_dir / "copy.bin"]
+
+    def params(self, ctx):
+        return {"title": ctx.episode.meta.title}
+
+    def run(self, ctx):
+        RUNS.append((ctx.episode.slug, self.name))
+        if "explode" in ctx.episode.meta.title:
+            raise KindcastError(f"{ctx.episode.slug}: title: this episode is set to fail")
+        if "bug" in ctx.episode.meta.title:
+            raise ZeroDivisionError("a bug")
+        data = ctx.episode.recording.read_bytes()[::-1]
+        write_bytes(ctx.out_dir / "copy.bin", data)
+        return {"bytes": len(data), "duration": ctx.results["probe"]["duration"]}
+
+
+class ListStage(Stage):
+    """A show-level stage: lists every episode's copy size."""
+
+    name = "list"
+
+    def params(self, ctx):
+        return {"episodes": [[r.episode.slug, r.results.get("copy", {}).get("bytes")] for r in ctx.episodes]}
+
+    def outputs(self, ctx):
+        return [ctx.out_dir / "list.txt"]
+
+    def run(self, ctx):
+        RUNS.append(("show", self.name))
+        lines = [f"{r.episode.slug} {r.results['copy']['bytes']}" for r in ctx.episodes if "copy" in r.results]
+        write_text(ctx.out_dir / "list.txt", "\n".join(lines) + "\n")
+        return {"count": len(lines)}
+
+
+@pytest.fixture
+def engine(monkeypatch):
+    monkeypatch.setattr(build_mod, "episode_stages", lambda: [ProbeStage(), CopyStage()])
+    monkeypatch.setattr(build_mod, "show_stages", lambda: [ListStage()])
+    RUNS.clear()
+    return RUNS
+
+
+def episode(root: Path, slug: str, tmp_path: Path, title: str = "Title", seconds: float = 2, freq: int = 300):
+    audio = synth(tmp_path / f"{slug}.wav", f"sine=f={freq}", seconds)
+    return write_episode(root, slug, {"title": title, "date": "2026-01-05", "guid": f"g-{slug}"}, audio)
+
+
+def snapshot(folder: Path) -> dict:
+    return {str(p): p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+
+
+def test_second_build_skips_everything_and_rewrites_nothing(engine, show_root, tmp_path):
+    episode(show_root, "one", tmp_path)
+    episode(show_root, "two", tmp_path, freq=400)
+    first = build(show_root)
+    assert first.ok and first.ran("one") == ["probe", "copy"] and first.ran("_show") == ["list"]
+    before = snapshot(show_root / "feeds")
+    engine.clear()
+    second = build(show_root)
+    assert second.ok and engine == []
+    assert snapshot(show_root / "feeds") == before
+
+
+def test_changes_rerun_only_what_depends_on_them(engine, show_root, tmp_path):
+    folder = episode(show_root, "one", tmp_path)
+    episode(show_root, "two", tmp_path, freq=400)
+    build(show_root)
+    engine.clear()
+    # touched but unchanged: no run
+    os.utime(folder / "one.wav", ns=(1, 1))
+    assert build(show_root).ran("one") == [] and engine == []
+    # new content: probe and copy run for that episode only, then the show stage
+    synth(folder / "one.wav", "sine=f=500", 3)
+    report = build(show_root)
+    assert report.ran("one") == ["probe", "copy"] and report.ran("two") == [] and report.ran("_show") == ["list"]
+    # metadata the stage depends on
+    text = (folder / "episode.md").read_text().replace("title: Title", "title: Retitled")
+    (folder / "episode.md").write_text(text)
+    assert build(show_root).ran("one") == ["copy"]
+
+
+def test_status_says_why(engine, show_root, tmp_path):
+    from conftest import kindcast  # noqa: F401  (status is also covered through the CLI in test_e2e)
+
+    episode(show_root, "one", tmp_path)
+    report = build(show_root, dry=True)
+    assert [r.reason for r in report.episodes["one"].runs] == ["never built", "never built"]
+    build(show_root)
+    (show_root / "feeds" / "episodes" / "one" / "copy.bin").unlink()
+    runs = build(show_root, dry=True).episodes["one"].runs
+    assert runs[0].reason is None
+    assert runs[1].reason == "output missing: feeds/episodes/one/copy.bin"
+    assert build(show_root).ran("one") == ["copy"]
+    (show_root / "feeds" / "episodes" / "one" / "copy.bin").write_bytes(b"tampered")
+    assert build(show_root, dry=True).episodes["one"].runs[1].reason.startswith("output changed")
+
+
+def test_one_failing_episode_does_not_stop_the_others(engine, show_root, tmp_path):
+    episode(show_root, "good", tmp_path)
+    episode(show_root, "bad", tmp_path, title="explode please")
+    episode(show_root, "buggy", tmp_path, title="a bug here")
+    report = build(show_root)
+    assert not report.ok
+    assert report.episodes["good"].ran == ["probe", "copy"]
+    assert report.episodes["bad"].error == "copy: bad: title: this episode is set to fail"
+    assert report.episodes["bad"].trace is None
+    assert "ZeroDivisionError" in report.episodes["buggy"].trace
+    # nothing recorded for the failed stage, so the next build tries it again
+    engine.clear()
+    build(show_root)
+    assert ("bad", "copy") in engine and ("good", "copy") not in engine
+
+
+def test_failed_stage_records_nothing_and_next_build_repairs(engine, show_root, tmp_path, monkeypatch):
+    episode(show_root, "one", tmp_path)
+
+    def interrupted(self, ctx):
+        (ctx.out_dir).mkdir(parents=True, exist_ok=True)
+        (ctx.out_dir / ".copy.tmp123.bin").write_bytes(b"half")  # what a killed writer leaves at most
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(CopyStage, "run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        build(show_root)
+    monkeypatch.undo()
+    monkeypatch.setattr(build_mod, "episode_stages", lambda: [ProbeStage(), CopyStage()])
+    monkeypatch.setattr(build_mod, "show_stages", lambda: [ListStage()])
+    import json
+
+    state = json.loads(state_path(show_root, "one").read_text())
+    assert "probe" in state and "copy" not in state
+    report = build(show_root)
+    assert report.ran("one") == ["copy"] and report.ok
+
+
+def test_invalid_episode_is_reported_and_others_build(engine, show_root, tmp_path):
+    episode(show_root, "good", tmp_path)
+    write_episode(show_root, "broken", {"date": "2026-01-01"})
+    report = build(show_root)
+    assert "broken" in report.invalid and report.ran("good") == ["probe", "copy"] and not report.ok
+
+
+def test_renamed_folder_prunes_old_outputs(engine, show_root, tmp_path):
+    folder = episode(show_root, "old-name", tmp_path)
+    build(show_root)
+    folder.rename(folder.parent / "new-name")
+    report = build(show_root)
+    assert report.pruned == ["old-name"]
+    assert not (show_root / "feeds" / "episodes" / "old-name").exists()
+    assert (show_root / "feeds" / "episodes" / "new-name" / "copy.bin").is_file()
+
+
+def test_feed_held_when_a_published_episode_fails(engine, show_root, tmp_path):
+    folder = episode(show_root, "one", tmp_path)
+    episode(show_root, "two", tmp_path, freq=400)
+    build(show_root)
+    listing = (show_root / "feeds" / "list.txt").read_text()
+    (folder / "episode.md").write_text((folder / "episode.md").read_text().replace("title: Title", "title: explode"))
+    synth(folder / "one.wav", "sine=f=700", 2)
+    report = build(show_root)
+    assert report.show_held and "one" in report.show_held
+    assert (show_root / "feeds" / "list.txt").read_text() == listing
