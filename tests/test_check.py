@@ -104,7 +104,9 @@ def test_new_scaffolds_with_fixed_guid_and_refuses_overwrite(show_root: Path, tm
 
 def test_help_works_both_ways():
     import subprocess
+    import sys
 
     assert kindcast("--help").returncode == 0
-    proc = subprocess.run(["kindcast", "--help"], capture_output=True, text=True)
+    script = Path(sys.executable).parent / "kindcast"  # the console script installed beside this Python
+    proc = subprocess.run([str(script), "--help"], capture_output=True, text=True)
     assert proc.returncode == 0 and "build" in proc.stdout
