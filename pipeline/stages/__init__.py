@@ -25,6 +25,6 @@ def episode_stages() -> list[Stage]:
 def show_stages() -> list[Stage]:
     """After every episode: feed, then site."""
     stages: list[Stage] = []
-    # feed
+    from pipeline.stages.feed import FeedStage; stages.append(FeedStage())  # feed
     # site
     return stages
