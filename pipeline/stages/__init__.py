@@ -18,7 +18,7 @@ def episode_stages() -> list[Stage]:
     # transcribe
     # tag
     # audiogram
-    # notes
+    from pipeline.stages.notes import NotesStage; stages.append(NotesStage())  # notes
     return stages
 
 
@@ -26,5 +26,5 @@ def show_stages() -> list[Stage]:
     """After every episode: feed, then site."""
     stages: list[Stage] = []
     from pipeline.stages.feed import FeedStage; stages.append(FeedStage())  # feed
-    # site
+    from pipeline.stages.site import SiteStage; stages.append(SiteStage())  # site
     return stages

@@ -1,0 +1,182 @@
+"""Show notes per episode: ``notes.html`` (also the episode's page on the site) and ``notes.md``, from templates.
+
+Everything the templates see is gathered by :func:`episode_model` into one JSON-able dict: it is also the stage's
+params, so any change to the metadata, the producer's notes or an upstream result that is shown rebuilds the notes.
+Upstream results are read defensively: notes build even when a stage (tag, transcribe, audiogram) produced nothing.
+
+The producer's Markdown is rendered with raw HTML escaped (shown as text). ``notes.md`` carries it verbatim, with the
+metadata's HTML-special characters turned into entities.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.stages.base import EpisodeContext, Stage
+
+NOTES_TEMPLATES = ["notes.html", "notes.md", "description.html"]
+TRANSCRIPT_LABELS = {"vtt": "WebVTT captions", "srt": "SRT subtitles", "json": "JSON (Podcasting 2.0)",
+                     "txt": "Plain text"}
+TRANSCRIPT_ORDER = ["txt", "vtt", "srt", "json"]
+
+
+def _person(p) -> dict:
+    return {"name": p.name, "role": p.role, "href": p.href}
+
+
+def show_model(show) -> dict:
+    """What every page knows of the show."""
+    meta = show.meta
+    return {
+        "title": meta.title,
+        "description": meta.description,
+        "author": meta.author,
+        "artwork": Path(meta.artwork).name,
+        "base_url": meta.base_url,
+        "link": meta.link,
+        "language": meta.language,
+        "copyright": meta.copyright,
+        "funding": [{"url": f.url, "text": f.text} for f in meta.funding],
+    }
+
+
+def condition_model(cond) -> dict:
+    return {"id": cond.id, "slug": cond.slug, "title": cond.title, "short": cond.short, "pillar": cond.pillar,
+            "description": cond.description}
+
+
+def conditions_of(show, episode, results: dict) -> dict:
+    """Manual tags (the tag stage's, else the episode's own) and the suggestions that are not manual tags."""
+    taxonomy = show.taxonomy
+    tag = results.get("tag") or {}
+    manual_ids = tag.get("manual")
+    if manual_ids is None:
+        manual_ids = list(episode.conditions)
+    manual = []
+    for cid in manual_ids:
+        cond = taxonomy.resolve(cid)
+        if cond is not None and cond.id not in [m["id"] for m in manual]:
+            manual.append(condition_model(cond))
+    taken = {m["id"] for m in manual}
+    suggested = []
+    for s in tag.get("suggested") or []:
+        cond = taxonomy.resolve(s.get("id")) if s.get("id") is not None else None
+        if cond is None or cond.id in taken:
+            continue
+        taken.add(cond.id)
+        evidence = [{"text": str(e.get("text", "")).strip(), "start": e.get("start"), "end": e.get("end")}
+                    for e in s.get("evidence") or [] if str(e.get("text", "")).strip()]
+        suggested.append({**condition_model(cond), "score": round(float(s.get("score") or 0), 3),
+                          "evidence": evidence})
+    return {"manual": manual, "suggested": suggested}
+
+
+def episode_model(show, episode, results: dict) -> dict:
+    """The episode as the templates see it. Paths of the episode's own files are relative to its folder
+    ``feeds/episodes/<slug>/``; ``artwork`` is relative to ``feeds/``."""
+    from pipeline.templating import first_paragraph_text, render_markdown, safe_url
+
+    meta = episode.meta
+    master = results.get("master") or {}
+    probe = results.get("probe") or {}
+    duration = master.get("duration") or probe.get("duration") or episode.duration
+    chapters = []
+    for ch in master.get("chapters") or []:
+        start = ch.get("startTime", ch.get("start"))
+        if start is None or not ch.get("title"):
+            continue
+        chapters.append({"start": float(start), "title": str(ch["title"]), "url": safe_url(ch.get("url"))})
+    transcript_files = (results.get("transcribe") or {}).get("files") or {}
+    transcripts = [{"kind": k, "label": TRANSCRIPT_LABELS.get(k, k), "href": transcript_files[k]}
+                   for k in TRANSCRIPT_ORDER + sorted(set(transcript_files) - set(TRANSCRIPT_ORDER))
+                   if transcript_files.get(k)]
+    clips = []
+    for clip in (results.get("audiogram") or {}).get("clips") or []:
+        files = clip.get("files") or {}
+        clips.append({
+            "name": clip.get("name", ""),
+            "title": clip.get("title") or clip.get("name", ""),
+            "start": float(clip.get("start") or 0),
+            "duration": float(clip.get("duration") or 0),
+            "files": [{"size": size, "href": href} for size, href in files.items() if href],
+            "poster": clip.get("poster"),
+        })
+    notes_html = render_markdown(episode.notes)
+    summary = (meta.summary or "").strip() or first_paragraph_text(episode.notes)
+    audio = master.get("file")
+    return {
+        "slug": episode.slug,
+        "title": meta.title,
+        "date": meta.date.isoformat(),
+        "number": meta.number,
+        "season": meta.season,
+        "episode_type": meta.episode_type,
+        "duration": round(float(duration or 0), 3),
+        "summary": summary,
+        "notes_markdown": episode.notes,
+        "notes_html": notes_html,
+        "hosts": [_person(p) for p in show.hosts_for(episode)],
+        "guests": [_person(p) for p in meta.guests],
+        "chapters": chapters,
+        "conditions": conditions_of(show, episode, results),
+        "transcripts": transcripts,
+        "clips": clips,
+        "audio": {"href": audio, "mime": master.get("mime") or "audio/mpeg"} if audio else None,
+        "artwork": (f"episodes/{episode.slug}/{Path(meta.artwork).name}" if meta.artwork
+                    else Path(show.meta.artwork).name),
+        "url": f"{show.meta.base_url}episodes/{episode.slug}/notes.html",
+    }
+
+
+class NotesStage(Stage):
+    name = "notes"
+    version = "1"
+
+    def _templates(self, ctx: EpisodeContext):
+        from pipeline.templating import templates_for
+
+        return templates_for(ctx.root)
+
+    def _model(self, ctx: EpisodeContext) -> dict:
+        base = "../../"
+        return {
+            "show": show_model(ctx.show),
+            "episode": episode_model(ctx.show, ctx.episode, ctx.results),
+            "taxonomy": {"name": ctx.show.taxonomy.name, "pillars": list(ctx.show.taxonomy.pillars)},
+            "base": base,
+            "page": "episode",
+        }
+
+    def _artwork(self, ctx: EpisodeContext) -> Path | None:
+        """The episode's own artwork (copied beside its notes), when it has one."""
+        art = ctx.episode.meta.artwork
+        return ctx.episode.dir / art if art else None
+
+    def inputs(self, ctx: EpisodeContext) -> list[Path]:
+        art = self._artwork(ctx)
+        return self._templates(ctx).files(NOTES_TEMPLATES) + ([art] if art else [])
+
+    def outputs(self, ctx: EpisodeContext) -> list[Path]:
+        art = self._artwork(ctx)
+        return [ctx.out_dir / "notes.html", ctx.out_dir / "notes.md"] + ([ctx.out_dir / art.name] if art else [])
+
+    def params(self, ctx: EpisodeContext) -> dict:
+        return self._model(ctx)
+
+    def run(self, ctx: EpisodeContext) -> dict:
+        from pipeline.fsutil import write_bytes, write_text
+        from pipeline.templating import html_to_text, sanitize_html
+
+        templates = self._templates(ctx)
+        model = self._model(ctx)
+        page = templates.render("notes.html", **model)
+        md = templates.render("notes.md", **model)
+        description = sanitize_html(templates.render("description.html", **model),
+                                    base_url=model["episode"]["url"])
+        ctx.progress(0.8)
+        write_text(ctx.out_dir / "notes.html", page)
+        write_text(ctx.out_dir / "notes.md", md)
+        art = self._artwork(ctx)
+        if art:
+            write_bytes(ctx.out_dir / art.name, art.read_bytes())
+        summary = model["episode"]["summary"] or html_to_text(description)
+        return {"description_html": description, "summary": summary}

@@ -1,0 +1,109 @@
+"""The static site in ``feeds/`` (show level): the home page, one page per condition and an overview of them.
+
+Each episode's own page is its ``notes.html`` (written by the notes stage, with the same header, navigation and
+theme). Every link is relative, so ``feeds/`` can be copied to any static host as it is. Episodes never mastered, and
+episodes dated in the future (scheduled), are left out. The output holds no build time: an unchanged build rewrites
+nothing, and everything rendered is in the stage's params, so a change to any of it rebuilds the site.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pipeline.stages.base import ShowContext, Stage
+from pipeline.stages.notes import condition_model, episode_model, show_model
+
+SITE_TEMPLATES = ["index.html", "condition.html", "conditions.html"]
+CONDITIONS_DIR = "conditions"
+
+
+def published(records, now: datetime | None = None) -> list:
+    """The records the site lists: mastered, and not dated in the future; newest first."""
+    now = now or datetime.now(timezone.utc)
+    shown = [r for r in records if (r.results.get("master") or {}).get("file") and r.episode.meta.date <= now]
+    return sorted(shown, key=lambda r: (r.episode.meta.date, r.episode.meta.number or 0, r.episode.slug),
+                  reverse=True)
+
+
+def site_model(ctx: ShowContext, now: datetime | None = None) -> dict:
+    """Everything the site's templates render, JSON-able (it is the stage's params too)."""
+    taxonomy = ctx.show.taxonomy
+    episodes = [episode_model(ctx.show, r.episode, r.results) for r in published(ctx.episodes, now)]
+    conditions = []
+    for cond in taxonomy.conditions:
+        manual = [{"episode": e["slug"], "suggested": False, "quote": None}
+                  for e in episodes if cond.id in [c["id"] for c in e["conditions"]["manual"]]]
+        suggested = []
+        for e in episodes:
+            for s in e["conditions"]["suggested"]:
+                if s["id"] == cond.id:
+                    quote = s["evidence"][0]["text"] if s["evidence"] else None
+                    suggested.append({"episode": e["slug"], "suggested": True, "quote": quote})
+        conditions.append({**condition_model(cond), "items": manual + suggested,
+                           "manual_count": len(manual), "suggested_count": len(suggested)})
+    pillars = [{"pillar": p, "conditions": [c for c in conditions if c["pillar"] == p]} for p in taxonomy.pillars]
+    pillars += [{"pillar": p, "conditions": [c for c in conditions if c["pillar"] == p]}
+                for p in sorted({c["pillar"] for c in conditions} - set(taxonomy.pillars))]
+    return {
+        "show": show_model(ctx.show),
+        "taxonomy": {"name": taxonomy.name, "pillars": list(taxonomy.pillars)},
+        "episodes": episodes,
+        "conditions": conditions,
+        "pillars": pillars,
+    }
+
+
+class SiteStage(Stage):
+    name = "site"
+    version = "1"
+
+    def _templates(self, ctx: ShowContext):
+        from pipeline.templating import templates_for
+
+        return templates_for(ctx.root)
+
+    def inputs(self, ctx: ShowContext) -> list[Path]:
+        return self._templates(ctx).files(SITE_TEMPLATES) + [ctx.show.artwork_path]
+
+    def outputs(self, ctx: ShowContext) -> list[Path]:
+        out = ctx.out_dir
+        return ([out / "index.html", out / CONDITIONS_DIR / "index.html", out / Path(ctx.show.meta.artwork).name]
+                + [out / CONDITIONS_DIR / f"{c.slug}.html" for c in ctx.show.taxonomy.conditions])
+
+    def params(self, ctx: ShowContext) -> dict:
+        return site_model(ctx)
+
+    def run(self, ctx: ShowContext) -> dict:
+        from pipeline.fsutil import safe_join, write_bytes, write_text
+
+        templates = self._templates(ctx)
+        model = site_model(ctx)
+        out = ctx.out_dir
+        by_slug = {e["slug"]: e for e in model["episodes"]}
+        common = {"show": model["show"], "taxonomy": model["taxonomy"]}
+
+        pages: dict[Path, str] = {}
+        pages[out / "index.html"] = templates.render("index.html", **common, episodes=model["episodes"], base="",
+                                                     page="index")
+        pages[out / CONDITIONS_DIR / "index.html"] = templates.render(
+            "conditions.html", **common, pillars=model["pillars"], conditions=model["conditions"], base="../",
+            page="conditions")
+        for i, cond in enumerate(model["conditions"]):
+            items = [{**item, "episode": by_slug[item["episode"]]} for item in cond["items"]]
+            path = safe_join(out / CONDITIONS_DIR, f"{cond['slug']}.html")
+            pages[path] = templates.render("condition.html", **common, condition=cond, items=items, base="../",
+                                           page="condition")
+            ctx.progress(0.8 * (i + 1) / len(model["conditions"]))
+
+        written = [p for p, text in pages.items() if write_text(p, text)]
+        artwork = ctx.show.artwork_path
+        write_bytes(out / artwork.name, artwork.read_bytes())
+        # Pages of conditions no longer in the taxonomy would otherwise linger on the host.
+        for stale in sorted((out / CONDITIONS_DIR).glob("*.html")):
+            if stale not in pages:
+                stale.unlink()
+        return {
+            "pages": sorted(str(p.relative_to(out)) for p in pages),
+            "episodes": [e["slug"] for e in model["episodes"]],
+            "written": len(written),
+        }

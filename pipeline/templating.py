@@ -1,0 +1,316 @@
+"""Jinja2 templates for show notes and the site, and the HTML helpers they need.
+
+One environment per show root, built once per process: the show's own ``<root>/templates/`` comes first, then the
+packaged defaults in ``pipeline/templates/`` (a show overrides a default by copying the file into its ``templates/``
+folder and editing it). HTML templates are autoescaped; ``.md`` and ``.css`` templates are not.
+
+Template mistakes are user mistakes: a missing template names every folder searched, a syntax or render error gives
+one line naming the template file and the line.
+
+Producer Markdown is rendered with the ``markdown`` package with raw HTML *escaped* (shown as text, never passed
+through) and link/image addresses limited to http, https, mailto and relative ones. ``sanitize_html`` cuts any HTML
+down to the tags Apple Podcasts allows in an episode description.
+"""
+from __future__ import annotations
+
+import functools
+import html
+import re
+import traceback
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+from pipeline.errors import KindcastError
+
+PACKAGED_TEMPLATES = Path(__file__).parent / "templates"
+SHOW_TEMPLATES = "templates"  # relative to the show root
+SAFE_SCHEMES = ("http", "https", "mailto")
+
+
+def template_dirs(root: Path) -> list[Path]:
+    """Where templates are looked up, first match wins."""
+    return [Path(root) / SHOW_TEMPLATES, PACKAGED_TEMPLATES]
+
+
+# --- filters -------------------------------------------------------------------------------------------------------
+
+def _clock(seconds) -> str:
+    from pipeline.timeline import format_clock
+
+    return format_clock(float(seconds or 0))
+
+
+def _md_text(value) -> str:
+    """Metadata placed in a Markdown file: HTML-special characters become entities, so a Markdown renderer shows the
+    text instead of running it as HTML."""
+    return html.escape("" if value is None else str(value), quote=False)
+
+
+def _long_date(iso: str) -> str:
+    from datetime import datetime
+
+    d = datetime.fromisoformat(iso)
+    return f"{d.day} {d:%B %Y}"
+
+
+class Templates:
+    """The Jinja2 environment for one show root."""
+
+    def __init__(self, root: Path):
+        import jinja2
+
+        self.root = Path(root)
+        self.dirs = template_dirs(self.root)
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader([str(d) for d in self.dirs]),
+            autoescape=jinja2.select_autoescape(enabled_extensions=("html", "htm", "xml"), default_for_string=True,
+                                                default=False),
+            undefined=jinja2.StrictUndefined,  # a typo in a template is an error naming the line, not empty output
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        self.env.filters["clock"] = _clock
+        self.env.filters["md"] = _md_text
+        self.env.filters["long_date"] = _long_date
+
+    # --- lookup ---------------------------------------------------------------------------------------------------
+
+    def _searched(self) -> str:
+        return ", ".join(str(d) for d in self.dirs)
+
+    def path_of(self, name: str) -> Path:
+        """The file a template name resolves to (a show override, else the packaged default)."""
+        for folder in self.dirs:
+            candidate = folder / name
+            if candidate.is_file():
+                return candidate
+        raise KindcastError(f"template '{name}' not found (searched: {self._searched()})")
+
+    def files(self, names: list[str]) -> list[Path]:
+        """Every template file that rendering ``names`` reads: the named ones and what they extend, include or
+        import, each resolved to the show's override or the packaged default. Never raises: a template that does not
+        parse is still listed (so editing it triggers a rebuild) and the error is reported when rendering."""
+        from jinja2 import TemplateError, meta
+
+        seen: dict[str, Path] = {}
+        todo = list(names)
+        while todo:
+            name = todo.pop(0)
+            if name in seen:
+                continue
+            try:
+                path = self.path_of(name)
+            except KindcastError:
+                continue
+            seen[name] = path
+            try:
+                ast = self.env.parse(path.read_text(encoding="utf-8"), name, str(path))
+            except (TemplateError, OSError, UnicodeDecodeError):
+                continue
+            todo += [ref for ref in meta.find_referenced_templates(ast) if isinstance(ref, str)]
+        return sorted(set(seen.values()))
+
+    # --- rendering ------------------------------------------------------------------------------------------------
+
+    def render(self, name: str, **context) -> str:
+        """Render a template; any template mistake becomes one KindcastError line naming the file and line."""
+        import jinja2
+
+        try:
+            template = self.env.get_template(name)
+            return template.render(**context)
+        except jinja2.TemplateNotFound as exc:
+            missing = exc.name or name
+            via = "" if missing == name else f" (needed by '{name}')"
+            raise KindcastError(f"template '{missing}' not found{via} (searched: {self._searched()})") from None
+        except jinja2.TemplateSyntaxError as exc:
+            where = exc.filename or exc.name or name
+            raise KindcastError(f"{where}: line {exc.lineno}: template syntax error: {exc.message}") from None
+        except KindcastError:
+            raise
+        except Exception as exc:  # an error while rendering: undefined variable, bad filter argument...
+            where, line = self._template_frame(exc)
+            if where is None:
+                raise  # not inside a template: a bug in our code, keep the traceback
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise KindcastError(f"{where}: line {line}: error while rendering template '{name}': {message}") from None
+
+    def _template_frame(self, exc: BaseException) -> tuple[str | None, int | None]:
+        """The innermost traceback frame that lies in a template file (Jinja2 rewrites frames to template lines)."""
+        dirs = [str(d.resolve()) for d in self.dirs]
+        found: tuple[str | None, int | None] = (None, None)
+        for frame in traceback.extract_tb(exc.__traceback__):
+            try:
+                resolved = str(Path(frame.filename).resolve())
+            except OSError:
+                continue
+            if any(resolved.startswith(d + "/") for d in dirs):
+                found = (frame.filename, frame.lineno)
+        return found
+
+
+@functools.lru_cache(maxsize=8)
+def _templates(root: str) -> Templates:
+    return Templates(Path(root))
+
+
+def templates_for(root: Path) -> Templates:
+    """The environment for a show root, built once per process (Jinja2 reloads a template file when it changes)."""
+    return _templates(str(Path(root).resolve()))
+
+
+# --- Markdown ------------------------------------------------------------------------------------------------------
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` when it is relative or http(s)/mailto; None for anything else (javascript:, data:, ...)."""
+    if not url:
+        return None
+    cleaned = re.sub(r"[\x00-\x20]", "", url)  # browsers ignore these inside a scheme ("java\tscript:")
+    scheme = urlsplit(cleaned).scheme.lower()
+    if scheme and scheme not in SAFE_SCHEMES:
+        return None
+    return url.strip()
+
+
+def _escape_html_extension():
+    import markdown
+    from markdown.treeprocessors import Treeprocessor
+
+    class DropUnsafeUrls(Treeprocessor):
+        def run(self, root):
+            for el in root.iter():
+                for attr in ("href", "src"):
+                    if attr in el.attrib and safe_url(el.attrib[attr]) is None:
+                        del el.attrib[attr]
+
+    class EscapeHtml(markdown.Extension):
+        """Raw HTML in the producer's Markdown is shown as text: the two parts of Python-Markdown that pass HTML
+        through (block-level HTML and inline tags) are switched off, so the serializer escapes it."""
+
+        def extendMarkdown(self, md):
+            md.preprocessors.deregister("html_block")
+            md.inlinePatterns.deregister("html")
+            md.treeprocessors.register(DropUnsafeUrls(md), "drop_unsafe_urls", 0)
+
+    return EscapeHtml()
+
+
+def render_markdown(text: str) -> str:
+    """The producer's Markdown as HTML: raw HTML escaped, unsafe link schemes dropped."""
+    import markdown
+
+    return markdown.markdown(text or "", extensions=[_escape_html_extension(), "sane_lists"], output_format="html")
+
+
+# --- sanitising for the feed ---------------------------------------------------------------------------------------
+
+ALLOWED_TAGS = ("p", "a", "ul", "ol", "li", "strong", "em", "br")
+_RENAME = {"b": "strong", "i": "em", "h1": "p", "h2": "p", "h3": "p", "h4": "p", "h5": "p", "h6": "p", "dt": "p",
+           "dd": "p"}
+_DROP_WITH_CONTENT = {"script", "style", "iframe", "object", "embed", "template", "noscript", "audio", "video",
+                      "head", "title", "svg", "math", "select", "textarea"}
+
+
+class _Sanitizer(HTMLParser):
+    def __init__(self, base_url: str | None):
+        super().__init__(convert_charrefs=True)
+        self.base_url = base_url
+        self.out: list[str] = []
+        self.stack: list[str] = []
+        self.dropping = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in _DROP_WITH_CONTENT:
+            self.dropping += 1
+            return
+        if self.dropping:
+            return
+        tag = _RENAME.get(tag, tag)
+        if tag == "br":
+            self.out.append("<br>")
+            return
+        if tag not in ALLOWED_TAGS:
+            return  # unwrapped: its text stays
+        if tag == "p" and "p" in self.stack:  # no nested paragraphs
+            self._close("p")
+        if tag == "a":
+            href = safe_url(dict(attrs).get("href"))
+            if href and self.base_url and not urlsplit(href).scheme:
+                href = urljoin(self.base_url, href)
+            self.out.append(f'<a href="{html.escape(href, quote=True)}">' if href else "<a>")
+        else:
+            self.out.append(f"<{tag}>")
+        self.stack.append(tag)
+
+    def handle_startendtag(self, tag, attrs):
+        if tag == "br" and not self.dropping:
+            self.out.append("<br>")
+        elif tag not in ("br",):
+            self.handle_starttag(tag, attrs)
+            self.handle_endtag(tag)
+
+    def handle_endtag(self, tag):
+        if tag in _DROP_WITH_CONTENT:
+            self.dropping = max(0, self.dropping - 1)
+            return
+        if self.dropping:
+            return
+        tag = _RENAME.get(tag, tag)
+        if tag in ALLOWED_TAGS and tag in self.stack:
+            self._close(tag)
+
+    def _close(self, tag):
+        while self.stack:
+            top = self.stack.pop()
+            self.out.append(f"</{top}>")
+            if top == tag:
+                break
+
+    def handle_data(self, data):
+        if not self.dropping:
+            self.out.append(html.escape(data, quote=False))
+
+    def result(self) -> str:
+        while self.stack:
+            self.out.append(f"</{self.stack.pop()}>")
+        text = "".join(self.out)
+        text = re.sub(r"<(p|li|strong|em|ul|ol)>\s*</\1>", "", text)  # empty leftovers
+        text = re.sub(r"<a>(.*?)</a>", r"\1", text, flags=re.S)  # links whose address was unsafe
+        text = re.sub(r"\n{2,}", "\n", text)
+        return text.strip()
+
+
+def sanitize_html(fragment: str, base_url: str | None = None) -> str:
+    """Keep only p, a (href), ul, ol, li, strong, em and br; b/i/headings are mapped onto those, other tags are
+    unwrapped (their text kept), scripts and styles dropped with their content. Relative links are made absolute
+    against ``base_url`` (a feed reader has no page to resolve them from)."""
+    parser = _Sanitizer(base_url)
+    parser.feed(fragment or "")
+    parser.close()
+    return parser.result()
+
+
+class _Text(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_data(self, data):
+        self.parts.append(data)
+
+
+def html_to_text(fragment: str) -> str:
+    """Plain text of an HTML fragment, whitespace collapsed."""
+    parser = _Text()
+    parser.feed(fragment or "")
+    parser.close()
+    return re.sub(r"\s+", " ", "".join(parser.parts)).strip()
+
+
+def first_paragraph_text(markdown_text: str) -> str:
+    """Plain text of the first paragraph of some Markdown (headings skipped)."""
+    rendered = render_markdown(markdown_text)
+    match = re.search(r"<p>(.*?)</p>", rendered, flags=re.S)
+    return html_to_text(match.group(1)) if match else html_to_text(rendered)
