@@ -74,6 +74,17 @@ class Templates:
         self.env.filters["clock"] = _clock
         self.env.filters["md"] = _md_text
         self.env.filters["long_date"] = _long_date
+        self._overrides: tuple[str, ...] | None = None
+
+    def _sync(self) -> None:
+        """Jinja2 reloads a cached template when *its* file changes, but not when a show override appears for (or
+        disappears from) a name that was loaded from the packaged defaults: forget the cache when that happens."""
+        show_dir = self.dirs[0]
+        found = tuple(sorted(str(p) for p in show_dir.rglob("*") if p.is_file())) if show_dir.is_dir() else ()
+        if found != self._overrides:
+            if self._overrides is not None and self.env.cache is not None:
+                self.env.cache.clear()
+            self._overrides = found
 
     # --- lookup ---------------------------------------------------------------------------------------------------
 
@@ -94,6 +105,7 @@ class Templates:
         parse is still listed (so editing it triggers a rebuild) and the error is reported when rendering."""
         from jinja2 import TemplateError, meta
 
+        self._sync()
         seen: dict[str, Path] = {}
         todo = list(names)
         while todo:
@@ -118,6 +130,7 @@ class Templates:
         """Render a template; any template mistake becomes one KindcastError line naming the file and line."""
         import jinja2
 
+        self._sync()
         try:
             template = self.env.get_template(name)
             return template.render(**context)
