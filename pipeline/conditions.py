@@ -8,7 +8,7 @@ import functools
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pipeline.errors import KindcastError
 
@@ -24,6 +24,15 @@ class Condition(BaseModel):
     short: str
     pillar: str
     description: str
+    # Optional help for the suggester (pipeline/suggest.py): words and phrases typical of the condition, and example
+    # sentences in the many ways people say it (written and spoken). Neither is required in a show's own taxonomy.
+    keywords: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()
+
+    @property
+    def prototypes(self) -> tuple[str, ...]:
+        """The sentences the suggester compares a transcript's sentences with."""
+        return (self.short + ".", self.description, *self.examples)
 
 
 class Taxonomy(BaseModel):
@@ -31,7 +40,22 @@ class Taxonomy(BaseModel):
 
     name: str
     pillars: list[str]
-    conditions: list[Condition]
+    conditions: list[Condition] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> "Taxonomy":
+        seen_ids: set[int] = set()
+        seen_slugs: set[str] = set()
+        for i, cond in enumerate(self.conditions):
+            if cond.id in seen_ids:
+                raise ValueError(f"conditions[{i}]: id {cond.id} is used twice")
+            if cond.slug in seen_slugs:
+                raise ValueError(f"conditions[{i}]: slug {cond.slug!r} is used twice")
+            if self.pillars and cond.pillar not in self.pillars:
+                raise ValueError(f"conditions[{i}]: pillar {cond.pillar!r} is not one of {self.pillars}")
+            seen_ids.add(cond.id)
+            seen_slugs.add(cond.slug)
+        return self
 
     def resolve(self, ref: int | str) -> Condition | None:
         """A condition by id (``3``, ``"3"``) or slug; None when unknown."""

