@@ -256,7 +256,7 @@ def _extension_classes():
 
         def keywords(self, values: list[str] | None = None) -> list[str]:
             if values is not None:
-                self._keywords = [str(v).replace(",", " ").strip() for v in values if str(v).strip()]
+                self._keywords = [" ".join(str(v).replace(",", " ").split()) for v in values if str(v).strip()]
             return self._keywords
 
     class AppleExtension(_AppleFields, BaseExtension):
@@ -452,9 +452,9 @@ def render(model: dict) -> bytes:
         fe.pubDate(date)
         fe.podcast.itunes_duration(item["duration"])
         fe.podcast.itunes_episode_type(item["episode_type"])
-        if item.get("number") is not None:
+        if item.get("number"):  # Apple takes non-zero numbers only; podcast:episode below may be 0
             fe.podcast.itunes_episode(item["number"])
-        if item.get("season") is not None:
+        if item.get("season"):
             fe.podcast.itunes_season(item["season"])
         if item.get("image"):
             fe.podcast.itunes_image(item["image"])

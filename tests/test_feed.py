@@ -41,7 +41,7 @@ EPISODES = {
                    "soundbites": [{"start": 2, "duration": 18}]},
                   {"master", "transcribe"}),
     "bonus-chat": ({"title": "Bonus chat", "date": "2026-05-01T12:00:00Z", "guid": "kc-0003",
-                    "episode_type": "bonus"}, {"master"}),
+                    "episode_type": "bonus", "number": 0}, {"master"}),
     "future-episode": ({"title": "Not yet", "date": "2099-01-01T00:00:00Z", "guid": "kc-0099", "number": 9},
                        {"master", "transcribe"}),
     "never-mastered": ({"title": "Broken", "date": "2026-01-01", "guid": "kc-0098"}, set()),
@@ -236,6 +236,8 @@ def test_item_tags(built):
                       ("Gail Guest", "guest", "https://example.org/gail", "https://example.org/gail.jpg")]
     assert one.findtext(f"{PODCAST}season") == "1" and one.findtext(f"{PODCAST}episode") == "1"
     assert one.findtext(f"{ITUNES}episodeType") == "full" and bonus.findtext(f"{ITUNES}episodeType") == "bonus"
+    # episode 0: Apple takes only non-zero numbers, Podcasting 2.0 takes any
+    assert bonus.find(f"{ITUNES}episode") is None and bonus.findtext(f"{PODCAST}episode") == "0"
     assert one.find(f"{ITUNES}image").get("href") == BASE + "episodes/kindness-at-work/cover.png"
     assert two.find(f"{ITUNES}image") is None
 
@@ -342,13 +344,14 @@ def test_categories_are_checked_against_apples_list(tmp_path, audio):
 
 def test_show_guid_and_jpeg_artwork(tmp_path, audio):
     root = make_root(tmp_path, audio, guid="917393e3-1b1e-5cef-ace4-edaa54e1f810", artwork="Cover Art.JPEG",
-                     explicit=True)
+                     explicit=True, keywords=["kindness", "care, daily"])
     FeedStage().run(context(root, audio))
     ch = xml((root / "feeds/feed.xml").read_bytes()).find("channel")
     assert ch.findtext(f"{PODCAST}guid") == "917393e3-1b1e-5cef-ace4-edaa54e1f810"
     assert ch.find(f"{ITUNES}image").get("href") == BASE + "Cover%20Art.jpg"
     assert (root / "feeds" / "Cover Art.jpg").is_file()
     assert ch.findtext(f"{ITUNES}explicit") == "true"
+    assert ch.findtext(f"{ITUNES}keywords") == "kindness,care daily"
 
 
 def test_empty_show_has_a_valid_stable_feed(tmp_path):
