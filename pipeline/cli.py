@@ -220,6 +220,7 @@ def serve(ctx: click.Context, port: int, bind: str, root: Path | None) -> None:
 # Single-file commands, one module each (they mirror the stages).
 # --- stage commands (each helper adds one import line here) ---
 from pipeline.commands import conditions as _conditions_cmd; _conditions_cmd.register(cli)  # noqa: E402,E702
+from pipeline.commands import master as _master_cmd; _master_cmd.register(cli)  # noqa: E402,E702
 # --- end stage commands ---
 
 

@@ -14,7 +14,7 @@ def episode_stages() -> list[Stage]:
 
     stages: list[Stage] = [ProbeStage()]
     # --- each stage's module adds itself below, in this order (one line each) ---
-    # master
+    from pipeline.stages.master import MasterStage; stages.append(MasterStage())  # noqa: E702
     # transcribe
     # tag
     # audiogram
