@@ -88,6 +88,13 @@ class Templates:
 
     # --- lookup ---------------------------------------------------------------------------------------------------
 
+    def display(self, filename: str | Path) -> str:
+        """A template file as messages name it: relative to the show root when it is the show's own."""
+        try:
+            return str(Path(filename).resolve().relative_to(self.root.resolve()))
+        except (ValueError, OSError):
+            return str(filename)
+
     def _searched(self) -> str:
         return ", ".join(str(d) for d in self.dirs)
 
@@ -139,7 +146,7 @@ class Templates:
             via = "" if missing == name else f" (needed by '{name}')"
             raise KindcastError(f"template '{missing}' not found{via} (searched: {self._searched()})") from None
         except jinja2.TemplateSyntaxError as exc:
-            where = exc.filename or exc.name or name
+            where = self.display(exc.filename) if exc.filename else (exc.name or name)
             raise KindcastError(f"{where}: line {exc.lineno}: template syntax error: {exc.message}") from None
         except KindcastError:
             raise
@@ -160,7 +167,7 @@ class Templates:
             except OSError:
                 continue
             if any(resolved.startswith(d + "/") for d in dirs):
-                found = (frame.filename, frame.lineno)
+                found = (self.display(frame.filename), frame.lineno)
         return found
 
 

@@ -25,12 +25,14 @@ def _person(p) -> dict:
 
 def show_model(show) -> dict:
     """What every page knows of the show."""
+    from pipeline.feed import published_artwork_name
+
     meta = show.meta
     return {
         "title": meta.title,
         "description": meta.description,
         "author": meta.author,
-        "artwork": Path(meta.artwork).name,
+        "artwork": published_artwork_name(meta.artwork),  # the feed stage publishes it under this name
         "base_url": meta.base_url,
         "link": meta.link,
         "language": meta.language,
@@ -73,6 +75,7 @@ def conditions_of(show, episode, results: dict) -> dict:
 def episode_model(show, episode, results: dict) -> dict:
     """The episode as the templates see it. Paths of the episode's own files are relative to its folder
     ``feeds/episodes/<slug>/``; ``artwork`` is relative to ``feeds/``."""
+    from pipeline.feed import published_artwork_name
     from pipeline.templating import first_paragraph_text, render_markdown, safe_url
 
     meta = episode.meta
@@ -121,8 +124,8 @@ def episode_model(show, episode, results: dict) -> dict:
         "transcripts": transcripts,
         "clips": clips,
         "audio": {"href": audio, "mime": master.get("mime") or "audio/mpeg"} if audio else None,
-        "artwork": (f"episodes/{episode.slug}/{Path(meta.artwork).name}" if meta.artwork
-                    else Path(show.meta.artwork).name),
+        "artwork": (f"episodes/{episode.slug}/{published_artwork_name(meta.artwork)}" if meta.artwork
+                    else published_artwork_name(show.meta.artwork)),
         "url": f"{show.meta.base_url}episodes/{episode.slug}/notes.html",
     }
 
@@ -146,18 +149,21 @@ class NotesStage(Stage):
             "page": "episode",
         }
 
-    def _artwork(self, ctx: EpisodeContext) -> Path | None:
-        """The episode's own artwork (copied beside its notes), when it has one."""
+    def _artwork(self, ctx: EpisodeContext) -> tuple[Path, Path] | None:
+        """(source, published copy beside the notes) of the episode's own artwork, when it has one. The name is the
+        one the feed stage publishes it under, so both stages agree on one file."""
+        from pipeline.feed import published_artwork_name
+
         art = ctx.episode.meta.artwork
-        return ctx.episode.dir / art if art else None
+        return (ctx.episode.dir / art, ctx.out_dir / published_artwork_name(art)) if art else None
 
     def inputs(self, ctx: EpisodeContext) -> list[Path]:
         art = self._artwork(ctx)
-        return self._templates(ctx).files(NOTES_TEMPLATES) + ([art] if art else [])
+        return self._templates(ctx).files(NOTES_TEMPLATES) + ([art[0]] if art else [])
 
     def outputs(self, ctx: EpisodeContext) -> list[Path]:
         art = self._artwork(ctx)
-        return [ctx.out_dir / "notes.html", ctx.out_dir / "notes.md"] + ([ctx.out_dir / art.name] if art else [])
+        return [ctx.out_dir / "notes.html", ctx.out_dir / "notes.md"] + ([art[1]] if art else [])
 
     def params(self, ctx: EpisodeContext) -> dict:
         return self._model(ctx)
@@ -177,6 +183,6 @@ class NotesStage(Stage):
         write_text(ctx.out_dir / "notes.md", md)
         art = self._artwork(ctx)
         if art:
-            write_bytes(ctx.out_dir / art.name, art.read_bytes())
+            write_bytes(art[1], art[0].read_bytes())
         summary = model["episode"]["summary"] or html_to_text(description)
         return {"description_html": description, "summary": summary}

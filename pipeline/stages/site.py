@@ -62,12 +62,18 @@ class SiteStage(Stage):
 
         return templates_for(ctx.root)
 
+    def _artwork_copy(self, ctx: ShowContext) -> Path:
+        """Where the show artwork is published (the feed stage's name for it; copied here too if it is missing)."""
+        from pipeline.feed import published_artwork_name
+
+        return ctx.out_dir / published_artwork_name(ctx.show.meta.artwork)
+
     def inputs(self, ctx: ShowContext) -> list[Path]:
         return self._templates(ctx).files(SITE_TEMPLATES) + [ctx.show.artwork_path]
 
     def outputs(self, ctx: ShowContext) -> list[Path]:
         out = ctx.out_dir
-        return ([out / "index.html", out / CONDITIONS_DIR / "index.html", out / Path(ctx.show.meta.artwork).name]
+        return ([out / "index.html", out / CONDITIONS_DIR / "index.html", self._artwork_copy(ctx)]
                 + [out / CONDITIONS_DIR / f"{c.slug}.html" for c in ctx.show.taxonomy.conditions])
 
     def params(self, ctx: ShowContext) -> dict:
@@ -96,8 +102,7 @@ class SiteStage(Stage):
             ctx.progress(0.8 * (i + 1) / len(model["conditions"]))
 
         written = [p for p, text in pages.items() if write_text(p, text)]
-        artwork = ctx.show.artwork_path
-        write_bytes(out / artwork.name, artwork.read_bytes())
+        write_bytes(self._artwork_copy(ctx), ctx.show.artwork_path.read_bytes())
         # Pages of conditions no longer in the taxonomy would otherwise linger on the host.
         for stale in sorted((out / CONDITIONS_DIR).glob("*.html")):
             if stale not in pages:

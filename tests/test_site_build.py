@@ -1,0 +1,50 @@
+"""Notes and site through the real command line: `kindcast build` writes them, a second build leaves them alone,
+a show template override makes both rebuild, and a broken template fails that episode with one clear line."""
+from __future__ import annotations
+
+import re
+
+from conftest import kindcast, make_show, synth, write_episode
+
+
+def status_of(root, unit: str, stage: str) -> str:
+    out = kindcast("status", "--root", root, check=True).stdout
+    match = re.search(rf"^{re.escape(unit)}\s+{stage}\s+(.*)$", out, flags=re.M)
+    assert match, out
+    return match.group(1)
+
+
+def test_build_status_and_template_override(tmp_path):
+    root = make_show(tmp_path / "show")
+    audio = synth(tmp_path / "take.wav", "sine=f=300", 2)
+    write_episode(root, "kind-one", {"title": "Soup <kitchen> stories", "date": "2026-10-01", "number": 1,
+                                     "guid": "g1", "conditions": ["social-mixing"]}, audio,
+                  notes="We talk about *sharing* meals.\n")
+    kindcast("build", "--root", root, check=True)
+    feeds = root / "feeds"
+    notes = (feeds / "episodes" / "kind-one" / "notes.html").read_text()
+    assert "Soup &lt;kitchen&gt; stories" in notes and "<em>sharing</em>" in notes
+    assert (feeds / "episodes" / "kind-one" / "notes.md").is_file()
+    assert (feeds / "index.html").is_file() and (feeds / "conditions" / "social-mixing.html").is_file()
+    assert status_of(root, "kind-one", "notes") == "up to date"
+    assert status_of(root, "show", "site") == "up to date"
+
+    override = root / "templates" / "base.html"
+    override.parent.mkdir()
+    from pipeline.templating import PACKAGED_TEMPLATES
+
+    text = (PACKAGED_TEMPLATES / "base.html").read_text().replace("<main>", "<main data-theme=\"ours\">")
+    override.write_text(text)
+    assert status_of(root, "kind-one", "notes").startswith("will run")
+    assert status_of(root, "show", "site").startswith("will run")
+    kindcast("build", "--root", root, check=True)
+    assert 'data-theme="ours"' in (feeds / "episodes" / "kind-one" / "notes.html").read_text()
+    assert 'data-theme="ours"' in (feeds / "conditions" / "index.html").read_text()
+
+    override.write_text(text.replace("{% block main %}", "{% block main %"))
+    line = 1 + text[:text.index("{% block main %}")].count("\n")
+    proc = kindcast("build", "--root", root)
+    assert proc.returncode == 1
+    output = proc.stdout + proc.stderr
+    assert f"kind-one: notes: templates/base.html: line {line}: template syntax error" in output, output
+    assert "Traceback" not in output
