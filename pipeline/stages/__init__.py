@@ -15,7 +15,7 @@ def episode_stages() -> list[Stage]:
     stages: list[Stage] = [ProbeStage()]
     # --- each stage's module adds itself below, in this order (one line each) ---
     from pipeline.stages.master import MasterStage; stages.append(MasterStage())  # noqa: E702
-    # transcribe
+    from pipeline.stages.transcribe import TranscribeStage; stages.append(TranscribeStage())  # noqa: E702
     # tag
     # audiogram
     from pipeline.stages.notes import NotesStage; stages.append(NotesStage())  # notes

@@ -1,0 +1,57 @@
+"""``kindcast transcribe IN [--out DIR] [--model NAME_OR_DIR] [--language L]``: one file to word-timed transcripts.
+
+Writes ``<IN name>.json`` (Podcasting 2.0), ``.vtt``, ``.srt`` and ``.txt`` into DIR (default: the current folder),
+like the stage does for an episode. Imports nothing heavy until the command runs, so start-up stays short.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+def register(cli: click.Group) -> None:
+    @cli.command("transcribe")
+    @click.argument("audio", metavar="IN", type=click.Path(dir_okay=False, path_type=Path))
+    @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  help="Folder for the transcripts (default: the current folder).")
+    @click.option("--model", default=None, metavar="NAME_OR_DIR",
+                  help="tiny.en (the bundled model, default) or a local CTranslate2 Whisper model folder.")
+    @click.option("--language", default=None, metavar="L",
+                  help="Language code, e.g. en (default: en for English-only models, else detected).")
+    @click.option("--speakers", default=None, metavar="LEFT,RIGHT",
+                  help="Names of the speakers on the left and right channels of a stereo recording.")
+    @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=None, hidden=True)
+    def transcribe(audio: Path, out_dir: Path | None, model: str | None, language: str | None,
+                   speakers: str | None, root: Path | None) -> None:
+        """Transcribe one audio file with word times: JSON (Podcasting 2.0), VTT, SRT and plain text."""
+        from pipeline import transcribe as core
+        from pipeline.errors import KindcastError
+        from pipeline.transcripts import write_all
+
+        if not audio.is_file():
+            raise KindcastError(f"{audio}: no such file")
+        model_dir = core.resolve_model(model, Path.cwd(), what="--model")
+        channels = {}
+        if speakers:
+            names = [n.strip() for n in speakers.split(",")]
+            if len(names) != 2 or not all(names):
+                raise KindcastError(f"--speakers: {speakers!r}: give two names, LEFT,RIGHT")
+            channels = {"left": names[0], "right": names[1]}
+        show = sys.stderr.isatty()
+
+        def progress(fraction: float) -> None:
+            if show:
+                click.echo(f"\rtranscribing {audio.name}: {fraction:4.0%}", err=True, nl=False)
+
+        transcript = core.transcribe_audio(audio, model_dir=model_dir, language=language.lower() if language else None,
+                                           channels=channels, progress=progress)
+        if show:
+            click.echo("", err=True)
+        stem = audio.stem
+        names = {kind: f"{stem}.{kind}" for kind in ("json", "vtt", "srt", "txt")}
+        target = out_dir or Path.cwd()
+        write_all(transcript.words, target, names)
+        click.echo(f"{len(transcript.words)} words ({transcript.language}, {transcript.model}, "
+                   f"{transcript.duration:.1f} s of audio) -> " + ", ".join(str(target / n) for n in names.values()))

@@ -1,0 +1,150 @@
+"""The transcribe stage: word-timed transcripts of the MASTERED audio, so every time matches the published file.
+
+Outputs in ``feeds/episodes/<slug>/``: transcript.json (Podcasting 2.0, one segment per word), .vtt, .srt, .txt.
+Speakers are named only when they can be known: the episode's hosts and guests declare ``channel: left|right`` and
+the recording is stereo. Each declared channel is then transcribed on its own: from the mastered file when it kept
+both channels, else from the raw recording with its times moved onto the published timeline.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.stages.base import EpisodeContext, Stage
+
+# A glossary (names of guests, places) can be passed to the model as hotwords, but measured on the shared speech
+# files it did not help (see scripts/bench_transcribe.py --glossary), so it is kept off. Flip to use it.
+USE_GLOSSARY = False
+
+
+class TranscribeStage(Stage):
+    name = "transcribe"
+    version = "1"
+
+    # --- what the stage depends on -------------------------------------------------------------------------------
+    @staticmethod
+    def _master(ctx: EpisodeContext) -> dict:
+        return ctx.results.get("master") or {}
+
+    def _master_file(self, ctx: EpisodeContext) -> Path | None:
+        name = self._master(ctx).get("file")
+        return ctx.out_dir / name if name else None
+
+    @staticmethod
+    def _channels(ctx: EpisodeContext) -> dict[str, str]:
+        """{"left"|"right": name} from the episode's hosts and guests; empty unless the recording is stereo."""
+        people = ctx.show.hosts_for(ctx.episode) + list(ctx.episode.meta.guests)
+        channels: dict[str, str] = {}
+        for person in people:
+            if person.channel and person.channel not in channels:
+                channels[person.channel] = person.name
+        probe = ctx.results.get("probe") or {}
+        if probe.get("channels", 2) < 2:
+            return {}
+        return channels
+
+    def _source(self, ctx: EpisodeContext) -> str:
+        """Which audio is read: the mastered file, or the raw recording when speakers need channels the master lost."""
+        if self._channels(ctx) and int(self._master(ctx).get("channels") or 2) < 2:
+            return "raw"
+        return "master"
+
+    def _language(self, ctx: EpisodeContext) -> str:
+        return (ctx.show.settings.transcription.language or ctx.show.meta.language).split("-")[0][:2].lower()
+
+    def _hotwords(self, ctx: EpisodeContext) -> str | None:
+        if not USE_GLOSSARY:
+            return None
+        terms = list(ctx.show.settings.transcription.glossary) + [p.name for p in ctx.episode.meta.guests]
+        return " ".join(dict.fromkeys(terms)) or None
+
+    def inputs(self, ctx: EpisodeContext):
+        files = []
+        master = self._master_file(ctx)
+        if master is not None:
+            files.append(master)
+        if self._source(ctx) == "raw":
+            files.append(ctx.episode.recording)
+        return files
+
+    def outputs(self, ctx: EpisodeContext):
+        from pipeline.transcripts import FILES
+
+        return [ctx.out_dir / name for name in FILES.values()]
+
+    def params(self, ctx: EpisodeContext) -> dict:
+        settings = ctx.show.settings.transcription
+        params = {
+            "model": settings.model,
+            "language": self._language(ctx),
+            "beam_size": settings.beam_size,
+            "compute_type": settings.compute_type,
+            "hotwords": self._hotwords(ctx),
+            "channels": self._channels(ctx),
+            "source": self._source(ctx),
+        }
+        if params["source"] == "raw":
+            params["timeline"] = self._master(ctx).get("timeline")
+        return params
+
+    def tool_versions(self, ctx: EpisodeContext) -> dict:
+        from importlib.metadata import PackageNotFoundError, version
+
+        from pipeline import transcribe as core
+        from pipeline.errors import KindcastError
+
+        tools = {}
+        for dist in ("faster-whisper", "ctranslate2"):
+            try:
+                tools[dist] = version(dist)
+            except PackageNotFoundError:
+                tools[dist] = None
+        try:
+            tools["model"] = core.model_identity(core.resolve_model(ctx.show.settings.transcription.model,
+                                                                    ctx.show.episodes_dir))
+        except KindcastError as exc:  # reported by run(); the check must not fail
+            tools["model"] = f"unusable: {exc}"
+        return tools
+
+    # --- the work ----------------------------------------------------------------------------------------------------
+    def run(self, ctx: EpisodeContext) -> dict:
+        from pipeline import transcribe as core
+        from pipeline.errors import KindcastError
+        from pipeline.timeline import Timeline
+        from pipeline.transcripts import FILES, write_all
+
+        master = self._master(ctx)
+        audio = self._master_file(ctx)
+        if audio is None:
+            raise RuntimeError("transcribe needs the master stage's result (its 'file')")
+        settings = ctx.show.settings.transcription
+        model_dir = core.resolve_model(settings.model, ctx.show.episodes_dir,
+                                       what=f"{ctx.show.episodes_dir / 'show.yaml'}: settings.transcription.model")
+        channels = self._channels(ctx)
+        time_map = None
+        if self._source(ctx) == "raw":
+            timeline = Timeline.from_json(master["timeline"])
+            audio = ctx.episode.recording
+            time_map = lambda t: raw_to_published(timeline, t)  # noqa: E731
+        try:
+            transcript = core.transcribe_audio(
+                audio, model_dir=model_dir, language=self._language(ctx), beam_size=settings.beam_size,
+                compute_type=settings.compute_type, hotwords=self._hotwords(ctx), channels=channels,
+                duration=master.get("duration"), progress=ctx.progress, time_map=time_map)
+        except KindcastError as exc:
+            raise KindcastError(f"{ctx.episode.slug}: {exc}") from None
+        files = write_all(transcript.words, ctx.out_dir, FILES)
+        return {
+            "language": transcript.language,
+            "model": transcript.model,
+            "words": len(transcript.words),
+            "files": files,
+            "speakers": transcript.speakers,
+        }
+
+
+def raw_to_published(timeline, raw: float) -> float | None:
+    """Published time of a raw-recording time, or None when that moment was trimmed or cut."""
+    for seg in timeline.segments:
+        if seg.raw_start <= raw < seg.raw_end:
+            return seg.published_start + (raw - seg.raw_start)
+    return None

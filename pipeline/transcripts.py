@@ -1,0 +1,203 @@
+"""Transcript formats: the word list, and the files players read (Podcasting 2.0 JSON, WebVTT, SRT, plain text).
+
+Light on purpose (no model, no numpy): later stages read ``transcript.json`` back with :func:`load_words`.
+
+- ``transcript.json``: ``{"version": "1.0.0", "segments": [{"startTime", "endTime", "body", "speaker"?}]}``, one
+  segment per word, times in seconds (the Podcasting 2.0 JSON transcript format).
+- ``transcript.vtt`` / ``.srt``: cues of readable length (at most two lines of ``LINE_CHARS`` characters, at most
+  ``CUE_SECONDS`` long), split at sentence ends, pauses and speaker changes; VTT carries ``<v Speaker>`` voice tags
+  and SRT a ``Speaker:`` prefix when speakers are known.
+- ``transcript.txt``: paragraphs, each starting with the speaker's name when known.
+"""
+from __future__ import annotations
+
+import json
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.errors import KindcastError
+from pipeline.fsutil import write_text
+
+JSON_VERSION = "1.0.0"
+LINE_CHARS = 42  # per cue line (the usual subtitle width; well under the ~65 players tolerate)
+CUE_LINES = 2
+CUE_SECONDS = 7.0
+CUE_GAP = 1.2  # a pause this long (seconds) starts a new cue
+PARAGRAPH_GAP = 2.5  # ... and this long a new paragraph in the text file
+PARAGRAPH_CHARS = 600  # a paragraph longer than this ends at the next sentence end
+SENTENCE_END = (".", "?", "!", "…")
+
+
+@dataclass(frozen=True)
+class Word:
+    """One word as spoken: published-audio times in seconds, its text (with punctuation), and who said it if known."""
+
+    start: float
+    end: float
+    text: str
+    speaker: str | None = None
+
+
+@dataclass(frozen=True)
+class Cue:
+    start: float
+    end: float
+    lines: tuple[str, ...]
+    speaker: str | None = None
+
+
+# --- JSON ------------------------------------------------------------------------------------------------------------
+
+def to_json(words: list[Word]) -> str:
+    segments = []
+    for w in words:
+        seg = {"startTime": round(w.start, 3), "endTime": round(w.end, 3), "body": w.text}
+        if w.speaker:
+            seg["speaker"] = w.speaker
+        segments.append(seg)
+    return json.dumps({"version": JSON_VERSION, "segments": segments}, ensure_ascii=False, indent=1) + "\n"
+
+
+def load_words(path: Path) -> list[Word]:
+    """The words of a ``transcript.json`` (Podcasting 2.0), in time order. Raises KindcastError naming the file."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise KindcastError(f"{path}: no such transcript") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise KindcastError(f"{path}: not a readable JSON transcript ({exc})") from None
+    segments = data.get("segments") if isinstance(data, dict) else None
+    if not isinstance(segments, list):
+        raise KindcastError(f"{path}: segments: missing (not a Podcasting 2.0 JSON transcript)")
+    words = []
+    for i, seg in enumerate(segments):
+        try:
+            start, end = float(seg["startTime"]), float(seg["endTime"])
+            body = str(seg["body"])
+        except (KeyError, TypeError, ValueError):
+            raise KindcastError(f"{path}: segments[{i}]: needs startTime, endTime and body") from None
+        speaker = seg.get("speaker")
+        words.append(Word(start, max(start, end), body.strip(), str(speaker) if speaker else None))
+    words.sort(key=lambda w: (w.start, w.end))
+    return words
+
+
+# --- cues ------------------------------------------------------------------------------------------------------------
+
+def _wrap(text: str) -> list[str]:
+    return textwrap.wrap(text, LINE_CHARS, break_long_words=False, break_on_hyphens=False) or [text]
+
+
+def _fits(words: list[Word]) -> bool:
+    return len(_wrap(" ".join(w.text for w in words))) <= CUE_LINES
+
+
+def make_cues(words: list[Word]) -> list[Cue]:
+    """Group words into subtitle cues. Each speaker's words are grouped on their own (speech may overlap on a stereo
+    recording), then all cues are put in time order."""
+    by_speaker: dict[str | None, list[Word]] = {}
+    for w in words:
+        by_speaker.setdefault(w.speaker, []).append(w)
+    cues: list[Cue] = []
+    for speaker, stream in by_speaker.items():
+        current: list[Word] = []
+
+        def close() -> None:
+            if current:
+                text = " ".join(w.text for w in current)
+                cues.append(Cue(current[0].start, max(current[-1].end, current[0].start + 0.001),
+                                tuple(_wrap(text)), speaker))
+                current.clear()
+
+        for w in stream:
+            if current:
+                last = current[-1]
+                if (w.start - last.end > CUE_GAP or w.end - current[0].start > CUE_SECONDS
+                        or not _fits(current + [w])):
+                    close()
+            current.append(w)
+            if w.text.endswith(SENTENCE_END) and sum(len(x.text) + 1 for x in current) >= LINE_CHARS // 2:
+                close()
+        close()
+    cues.sort(key=lambda c: (c.start, c.end))
+    return cues
+
+
+def _clock(seconds: float, sep: str) -> str:
+    ms = int(round(max(0.0, seconds) * 1000))
+    hours, ms = divmod(ms, 3_600_000)
+    minutes, ms = divmod(ms, 60_000)
+    secs, ms = divmod(ms, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}{sep}{ms:03d}"
+
+
+def _vtt_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def to_vtt(words: list[Word]) -> str:
+    out = ["WEBVTT", ""]
+    for i, cue in enumerate(make_cues(words), 1):
+        out.append(str(i))
+        out.append(f"{_clock(cue.start, '.')} --> {_clock(cue.end, '.')}")
+        lines = [_vtt_escape(line) for line in cue.lines]
+        if cue.speaker:
+            voice = _vtt_escape(cue.speaker)
+            lines[0] = f"<v {voice}>{lines[0]}"
+        out.extend(lines)
+        out.append("")
+    return "\n".join(out) + ("\n" if len(out) == 2 else "")
+
+
+def to_srt(words: list[Word]) -> str:
+    out = []
+    for i, cue in enumerate(make_cues(words), 1):
+        lines = list(cue.lines)
+        if cue.speaker:
+            lines[0] = f"{cue.speaker}: {lines[0]}"
+        out.append(f"{i}\n{_clock(cue.start, ',')} --> {_clock(cue.end, ',')}\n" + "\n".join(lines) + "\n")
+    return "\n".join(out)
+
+
+def to_text(words: list[Word]) -> str:
+    """Paragraphs: a new one at a long pause, or at a sentence end once the paragraph is long. Each speaker's words
+    make their own paragraphs (speech may overlap), put in order of their first word."""
+    by_speaker: dict[str | None, list[Word]] = {}
+    for w in sorted(words, key=lambda w: (w.start, w.end)):
+        by_speaker.setdefault(w.speaker, []).append(w)
+    paragraphs: list[tuple[float, str | None, list[str]]] = []
+    for speaker, stream in by_speaker.items():
+        last: Word | None = None
+        length = 0
+        for w in stream:
+            if last is None or w.start - last.end > PARAGRAPH_GAP or (
+                    length > PARAGRAPH_CHARS and last.text.endswith(SENTENCE_END)):
+                paragraphs.append((w.start, speaker, []))
+                length = 0
+            paragraphs[-1][2].append(w.text)
+            length += len(w.text) + 1
+            last = w
+    paragraphs.sort(key=lambda p: p[0])
+    blocks = []
+    for _, speaker, texts in paragraphs:
+        body = " ".join(texts)
+        if speaker:
+            body = f"{speaker}: {body}"
+        blocks.append(textwrap.fill(body, 80, break_long_words=False, break_on_hyphens=False))
+    return "\n\n".join(blocks) + "\n" if blocks else ""
+
+
+FILES = {"json": "transcript.json", "vtt": "transcript.vtt", "srt": "transcript.srt", "txt": "transcript.txt"}
+
+
+def write_all(words: list[Word], out_dir: Path, names: dict[str, str] | None = None) -> dict[str, str]:
+    """Write every format into ``out_dir`` atomically (unchanged files are left alone). Returns {format: file name}."""
+    names = names or FILES
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    render = {"json": to_json, "vtt": to_vtt, "srt": to_srt, "txt": to_text}
+    for kind, name in names.items():
+        write_text(out_dir / name, render[kind](words))
+    return dict(names)
