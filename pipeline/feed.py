@@ -9,8 +9,8 @@ add what it lacks:
   (``https://podcastindex.org/namespace/1.0``): guid, locked, funding, medium, person on the channel; transcript,
   chapters, soundbite, person, season and episode on each item.
 
-The model (plain dicts built by the feed stage, see ``pipeline/stages/feed.py``) is JSON-able, so the stage can use it as its
-params: any change to what the feed says, including which scheduled episodes are now public, rebuilds the feed.
+The model (plain dicts built by the feed stage, see ``pipeline/stages/feed.py``) is JSON-able, so the stage uses it
+as its params: any change to what the feed says, including which scheduled episodes are now public, rebuilds it.
 Rendering is deterministic: the same model gives the same bytes.
 
 This module imports no stage and no CLI; feedgen and lxml are imported inside functions.

@@ -358,7 +358,8 @@ def check_published(report: Report, facts: dict, published: Path) -> None:
         if not path.is_file():
             report.error("published", f"{url} names no file ({path})")
         elif url in sizes and sizes[url] is not None and path.stat().st_size != sizes[url]:
-            report.error("published", f"{url}: enclosure length {sizes[url]} but the file has {path.stat().st_size} bytes")
+            report.error("published",
+                         f"{url}: enclosure length {sizes[url]} but the file has {path.stat().st_size} bytes")
 
 
 def check_parsers(report: Report, data: bytes, facts: dict) -> None:

@@ -173,7 +173,8 @@ def test_feedparser_reads_the_fields_back(built):
     assert first.itunes_episode == "1" and first.itunes_season == "1"
     # (feedparser 6 maps only 'yes' to True, so it cannot read Apple's 'true'; podcastparser can, see above)
     assert first.image.href == BASE + "episodes/kindness-at-work/cover.png"
-    assert first.enclosures[0].length == str((root / "feeds/episodes/kindness-at-work/kindness-at-work.mp3").stat().st_size)
+    mp3 = root / "feeds/episodes/kindness-at-work/kindness-at-work.mp3"
+    assert first.enclosures[0].length == str(mp3.stat().st_size)
     assert first.published == "Mon, 02 Mar 2026 09:30:00 +0100"  # RFC 2822, the producer's own time zone
     assert feed.entries[0].itunes_episodetype == "bonus"
 
@@ -275,7 +276,8 @@ def test_enclosure_length_must_match_the_published_file(tmp_path, audio):
     mp3 = root / "feeds/episodes/listening/listening.mp3"
     with open(mp3, "ab") as f:
         f.write(b"\0" * 10)  # the file changed behind mastering's back
-    with pytest.raises(KindcastError, match=r"episodes/listening: master: .*listening.mp3 is \d+ bytes but mastering recorded"):
+    with pytest.raises(KindcastError,
+                       match=r"episodes/listening: master: .*listening.mp3 is \d+ bytes but mastering recorded"):
         FeedStage().run(ctx)
     mp3.unlink()
     with pytest.raises(KindcastError, match="episodes/listening: master: the published file .* is missing"):
@@ -334,7 +336,8 @@ def test_categories_are_checked_against_apples_list(tmp_path, audio):
     data = yaml.safe_load((root / "episodes/show.yaml").read_text())
     data["category"] = "Mental Health"
     (root / "episodes/show.yaml").write_text(yaml.safe_dump(data))
-    with pytest.raises(KindcastError, match=r"episodes/show.yaml: category: .*write 'Health & Fitness > Mental Health'"):
+    with pytest.raises(KindcastError,
+                       match=r"episodes/show.yaml: category: .*write 'Health & Fitness > Mental Health'"):
         FeedStage().run(context(root, audio))
     data["category"] = "Society and Culture"
     (root / "episodes/show.yaml").write_text(yaml.safe_dump(data))
