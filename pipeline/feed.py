@@ -446,6 +446,8 @@ def render(model: dict) -> bytes:
         fe = fg.add_entry(order="append")
         fe.guid(item["guid"], permalink=False)
         fe.title(item["title"])
+        if item.get("link"):
+            fe.link(href=item["link"])
         fe.description(item["description_html"])
         fe.content(item["description_html"], type="CDATA")
         fe.enclosure(item["url"], str(item["length"]), item["mime"])

@@ -96,6 +96,7 @@ def publish(root: Path, slug: str, kinds: set[str], audio: dict[str, Path]) -> d
                                           {"name": "too-short", "title": "Short", "start": 1.0, "duration": 5.0}],
                                 "outputs": []}
     if "notes" in kinds:
+        (out / "notes.html").write_text("<!doctype html><title>notes</title>")
         results["notes"] = {"description_html": "<p>Notes with <strong>bold</strong> and <a href=\"https://ex"
                                                 "ample.org/n\">a link</a>.</p><script>alert(1)</script>"
                                                 "<h2>Heading</h2><ul><li>one</li></ul>",
@@ -241,6 +242,9 @@ def test_item_tags(built):
     assert bonus.find(f"{ITUNES}episode") is None and bonus.findtext(f"{PODCAST}episode") == "0"
     assert one.find(f"{ITUNES}image").get("href") == BASE + "episodes/kindness-at-work/cover.png"
     assert two.find(f"{ITUNES}image") is None
+    # the episode's page, only where the notes stage published one
+    assert one.findtext("link") == BASE + "episodes/kindness-at-work/notes.html"
+    assert two.find("link") is None
 
 
 def test_descriptions_are_apple_html(built):

@@ -29,7 +29,7 @@ def _person(person, default_role: str) -> dict:
 
 class FeedStage(Stage):
     name = "feed"
-    version = "1"
+    version = "2"
 
     def __init__(self, now: Callable[[], datetime] | None = None):
         self._now = now or (lambda: datetime.now(timezone.utc))
@@ -194,6 +194,8 @@ class FeedStage(Stage):
         if art:
             image = url_join(base, "episodes", slug, art[1].name)
 
+        # the episode's page, when the notes stage has published one
+        link = url_join(base, "episodes", slug, "notes.html") if (ep_dir / "notes.html").is_file() else None
         explicit = meta.explicit if meta.explicit is not None else ctx.show.meta.explicit
         size = master.get("bytes")
         if not isinstance(size, int) or size <= 0:
@@ -202,6 +204,7 @@ class FeedStage(Stage):
             "slug": slug,
             "guid": ep.guid,
             "title": meta.title,
+            "link": link,
             "date": meta.date.isoformat(),
             "path": f"episodes/{slug}/{master['file']}",
             "url": url_join(base, "episodes", slug, master["file"]),
