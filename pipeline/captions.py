@@ -1,0 +1,256 @@
+"""Word-timed captions for audiograms: read a Podcasting 2.0 transcript, group words into short captions, write ASS.
+
+Each caption shows a few words (at most two lines that fit the caption box); while a word is spoken it is drawn in
+the highlight colour. One ASS event per spoken word keeps the highlight exact without karaoke effects, and every
+event ends at or before the clip's end, so no caption outlives the clip.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+from pipeline.errors import KindcastError
+
+
+@dataclass(frozen=True)
+class Word:
+    start: float
+    end: float
+    text: str
+
+
+# --- reading transcripts -------------------------------------------------------------------------------------------
+
+def load_transcript(path: Path) -> list[Word]:
+    """Words of a Podcasting 2.0 JSON transcript (times relative to the whole file), in time order.
+
+    Segments are usually one word each; a segment holding several words has its time shared out by word length.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise KindcastError(f"{path}: transcript not found")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise KindcastError(f"{path}: not a JSON transcript ({exc})") from None
+    segments = data.get("segments") if isinstance(data, dict) else None
+    if not isinstance(segments, list):
+        raise KindcastError(f"{path}: segments: missing (expected a Podcasting 2.0 transcript with a 'segments' list)")
+    return words_from_segments(segments, str(path))
+
+
+def words_from_segments(segments: Iterable[dict], where: str = "transcript") -> list[Word]:
+    words: list[Word] = []
+    for i, seg in enumerate(segments):
+        try:
+            start, end, body = float(seg["startTime"]), float(seg["endTime"]), str(seg["body"])
+        except (KeyError, TypeError, ValueError):
+            raise KindcastError(f"{where}: segments[{i}]: needs startTime, endTime and body") from None
+        parts = body.split()
+        if not parts:
+            continue
+        end = max(end, start)
+        if len(parts) == 1:
+            words.append(Word(start, end, parts[0]))
+            continue
+        total = sum(len(p) for p in parts)
+        cursor = start
+        for part in parts:
+            share = (end - start) * len(part) / total
+            words.append(Word(cursor, cursor + share, part))
+            cursor += share
+    words.sort(key=lambda w: w.start)
+    return words
+
+
+def clip_words(words: Sequence[Word], start: float, duration: float) -> list[Word]:
+    """Words spoken inside ``[start, start + duration)``, moved to clip time and cut at the clip's edges."""
+    out = []
+    for w in words:
+        middle = (w.start + w.end) / 2
+        if middle < start or w.start >= start + duration:
+            continue
+        s = max(0.0, w.start - start)
+        e = min(duration, max(w.end - start, s))
+        out.append(Word(s, e, w.text))
+    return out
+
+
+# --- grouping ------------------------------------------------------------------------------------------------------
+
+_SENTENCE_END = re.compile(r"[.!?…][\"')\]]*$")
+_CLAUSE_END = re.compile(r"[,;:—–-][\"')\]]*$")
+
+
+@dataclass(frozen=True)
+class Caption:
+    words: tuple[Word, ...]
+    lines: tuple[tuple[int, int], ...]  # (first, last+1) word index per line
+    start: float
+    end: float
+
+
+def group_words(
+    words: Sequence[Word],
+    measure: Callable[[str], float],
+    max_width: float,
+    max_words: int = 4,
+    max_lines: int = 2,
+    max_seconds: float = 3.2,
+    pause: float = 0.7,
+    clip_end: float | None = None,
+) -> list[Caption]:
+    """Split words into captions of a few words, breaking at sentence ends, long pauses and what fits the box.
+
+    ``measure(text)`` gives the drawn width of a line in the same units as ``max_width``.
+    """
+    groups: list[list[Word]] = []
+    current: list[Word] = []
+    for w in words:
+        if current:
+            prev = current[-1]
+            candidate = current + [w]
+            if (
+                len(candidate) > max_words
+                or w.start - prev.end > pause
+                or w.end - current[0].start > max_seconds
+                or _SENTENCE_END.search(prev.text)
+                or (_CLAUSE_END.search(prev.text) and len(current) >= 2)
+                or _layout(candidate, measure, max_width, max_lines) is None
+            ):
+                groups.append(current)
+                current = []
+        current.append(w)
+    if current:
+        groups.append(current)
+
+    captions: list[Caption] = []
+    for i, group in enumerate(groups):
+        lines = _layout(group, measure, max_width, max_lines) or _force_layout(group, max_lines)
+        start = group[0].start
+        end = group[-1].end
+        if i + 1 < len(groups):
+            nxt = groups[i + 1][0].start
+            # Hold a caption through a short pause so the screen does not blink between captions.
+            end = nxt if nxt - end < 1.0 else end + 0.4
+        else:
+            end += 0.6
+        if clip_end is not None:
+            end = min(end, clip_end)
+        if end > start:
+            captions.append(Caption(tuple(group), tuple(lines), start, end))
+    return captions
+
+
+def _layout(group: Sequence[Word], measure, max_width: float, max_lines: int) -> list[tuple[int, int]] | None:
+    """Line breaks for ``group`` within ``max_width``: one line if it fits, else the most balanced split."""
+    texts = [w.text for w in group]
+    if measure(" ".join(texts)) <= max_width:
+        return [(0, len(texts))]
+    if max_lines < 2 or len(texts) < 2:
+        return None
+    best = None
+    for cut in range(1, len(texts)):
+        a, b = measure(" ".join(texts[:cut])), measure(" ".join(texts[cut:]))
+        if a <= max_width and b <= max_width:
+            score = abs(a - b)
+            if best is None or score < best[0]:
+                best = (score, cut)
+    if best is None:
+        return None
+    return [(0, best[1]), (best[1], len(texts))]
+
+
+def _force_layout(group: Sequence[Word], max_lines: int) -> list[tuple[int, int]]:
+    """A single word too wide for the box: it gets a line of its own (libass shrinks nothing; rare)."""
+    if len(group) == 1 or max_lines < 2:
+        return [(0, len(group))]
+    half = len(group) // 2
+    return [(0, half), (half, len(group))]
+
+
+# --- ASS -----------------------------------------------------------------------------------------------------------
+
+def ass_colour(rgb: tuple[int, int, int], alpha: int = 0) -> str:
+    """ASS colours are &HAABBGGRR (alpha 0 = opaque)."""
+    r, g, b = rgb
+    return f"&H{alpha:02X}{b:02X}{g:02X}{r:02X}"
+
+
+def ass_time(t: float) -> str:
+    cs = max(0, int(t * 100 + 1e-6))  # floor: an end never rounds up past the clip
+    h, rest = divmod(cs, 360000)
+    m, rest = divmod(rest, 6000)
+    s, cs = divmod(rest, 100)
+    return f"{h}:{m:02d}:{s:02d}.{cs:02d}"
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\u29f5").replace("{", "(").replace("}", ")").replace("\n", " ")
+
+
+@dataclass(frozen=True)
+class CaptionStyle:
+    font: str
+    size: int
+    bold: bool
+    colour: tuple[int, int, int]
+    highlight: tuple[int, int, int]
+    outline_colour: tuple[int, int, int]
+    outline: float
+    shadow: float
+    line_spacing: float = 0.0  # extra pixels between lines (not used by libass styles; kept for layout)
+
+
+def write_ass(
+    captions: Sequence[Caption],
+    width: int,
+    height: int,
+    style: CaptionStyle,
+    centre: tuple[int, int],
+) -> str:
+    """An ASS script: one event per spoken word, the current word highlighted, captions centred at ``centre``."""
+    header = [
+        "[Script Info]",
+        "ScriptType: v4.00+",
+        f"PlayResX: {width}",
+        f"PlayResY: {height}",
+        "WrapStyle: 2",
+        "ScaledBorderAndShadow: yes",
+        "YCbCr Matrix: TV.709",
+        "",
+        "[V4+ Styles]",
+        "Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, Italic, "
+        "Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, MarginL, "
+        "MarginR, MarginV, Encoding",
+        "Style: Caption,{font},{size},{pc},{pc},{oc},{bc},{bold},0,0,0,100,100,0,0,1,{outline},{shadow},5,0,0,0,1".format(
+            font=style.font, size=style.size, pc=ass_colour(style.colour), oc=ass_colour(style.outline_colour),
+            bc=ass_colour(style.outline_colour, 0x60), bold=-1 if style.bold else 0, outline=style.outline,
+            shadow=style.shadow),
+        "",
+        "[Events]",
+        "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text",
+    ]
+    hi, normal = ass_colour(style.highlight), ass_colour(style.colour)
+    pos = f"{{\\an5\\pos({centre[0]},{centre[1]})}}"
+    events = []
+    for cap in captions:
+        n = len(cap.words)
+        for i, word in enumerate(cap.words):
+            start = cap.start if i == 0 else word.start
+            end = cap.words[i + 1].start if i + 1 < n else cap.end
+            end = min(end, cap.end)
+            if end - start < 0.01:
+                continue
+            lines = []
+            for a, b in cap.lines:
+                parts = []
+                for j in range(a, b):
+                    text = _escape(cap.words[j].text)
+                    parts.append(f"{{\\c{hi}}}{text}{{\\c{normal}}}" if j == i else text)
+                lines.append(" ".join(parts))
+            events.append(f"Dialogue: 0,{ass_time(start)},{ass_time(end)},Caption,,0,0,0,,{pos}" + "\\N".join(lines))
+    return "\n".join(header + events) + "\n"
