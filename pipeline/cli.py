@@ -222,6 +222,7 @@ def serve(ctx: click.Context, port: int, bind: str, root: Path | None) -> None:
 from pipeline.commands import conditions as _conditions_cmd; _conditions_cmd.register(cli)  # noqa: E402,E702
 from pipeline.commands import master as _master_cmd; _master_cmd.register(cli)  # noqa: E402,E702
 from pipeline.commands import transcribe as _transcribe_cmd; _transcribe_cmd.register(cli)  # noqa: E402,E702
+from pipeline.commands import audiogram as _audiogram_cmd; _audiogram_cmd.register(cli)  # noqa: E402,E702
 # --- end stage commands ---
 
 
