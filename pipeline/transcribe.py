@@ -139,7 +139,7 @@ def _frames(container, stream):
             continue
 
 
-def audio_blocks(path: Path, channels: int, block_seconds: float = BLOCK_SECONDS) -> Iterator[tuple[float, "object"]]:
+def audio_blocks(path: Path, channels: int, block_seconds: float | None = None) -> Iterator[tuple[float, "object"]]:
     """Yield ``(offset_seconds, samples)`` with samples a float32 array ``(channels, n)`` at 16 kHz (channels 1: the
     mono mix; 2: left and right). Blocks end at the quietest 50 ms within ``CUT_SEARCH`` s of the block length."""
     import av
@@ -155,7 +155,8 @@ def audio_blocks(path: Path, channels: int, block_seconds: float = BLOCK_SECONDS
             raise KindcastError(f"{path}: no audio stream in this file")
         stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="fltp", layout="stereo" if channels == 2 else "mono", rate=SAMPLE_RATE)
-        block_len = int(block_seconds * SAMPLE_RATE)
+        block_len = int((block_seconds or BLOCK_SECONDS) * SAMPLE_RATE)
+        search = min(CUT_SEARCH, (block_seconds or BLOCK_SECONDS) / 2)
         pending: list = []
         have = 0
         offset = 0
@@ -163,12 +164,12 @@ def audio_blocks(path: Path, channels: int, block_seconds: float = BLOCK_SECONDS
         def cut(buffer):
             """Split point near the end of ``buffer``: the quietest 50 ms window in the search range."""
             win = SAMPLE_RATE // 20
-            lo = max(0, block_len - int(CUT_SEARCH * SAMPLE_RATE))
-            tail = buffer[:, lo:block_len].mean(axis=0)
+            lo = max(0, block_len - int(search * SAMPLE_RATE))
+            tail = (buffer[:, lo:block_len] ** 2).sum(axis=0)
             n = len(tail) // win
             if n < 2:
                 return block_len
-            energy = (tail[: n * win].reshape(n, win) ** 2).mean(axis=1)
+            energy = tail[: n * win].reshape(n, win).mean(axis=1)
             return lo + int(np.argmin(energy)) * win + win // 2
 
         try:
