@@ -276,3 +276,23 @@ def test_metadata_change_rebuilds(tmp_path):
     recorded = {"fingerprint": fingerprint(stage, ctx, fresh.fingerprint_inputs, stage.run(ctx))}
     results["tag"]["suggested"][0]["evidence"][0]["text"] = "another quote"
     assert check(stage, ctx, recorded).reason == "settings or metadata changed"
+
+
+def test_long_description_is_cut_to_apples_limit(tmp_path):
+    from pipeline.stages.notes import DESCRIPTION_LIMIT
+
+    paragraph = "Neighbours & strangers <met> at the allotment and swapped seeds, stories and recipes. " * 8
+    long_notes = "\n\n".join([paragraph] * 8)  # about 5500 characters of notes
+    root = tiny_show(tmp_path, [("long", {"title": "T", "date": "2026-10-01", "guid": "g"}, long_notes)])
+    result = NotesStage().run(episode_ctx(root, "long", upstream_results("long")))
+    desc = result["description_html"]
+    assert len(desc) <= DESCRIPTION_LIMIT
+    assert desc.startswith("<p>Neighbours &amp; strangers &lt;met&gt;")  # the template's short version: the summary
+    assert "https://example.org/podcast/episodes/long/notes.html" in Tags(desc).attr("a", "href")
+
+    one_huge = ("word & " * 1500).strip()  # a single paragraph longer than the limit: cut at a word
+    root = tiny_show(tmp_path / "b", [("huge", {"title": "T", "date": "2026-10-01", "guid": "g"}, one_huge)])
+    desc = NotesStage().run(episode_ctx(root, "huge", {}))["description_html"]
+    assert len(desc) <= DESCRIPTION_LIMIT and "…</p>" in desc
+    assert not re.search(r"&(?!amp;|lt;|gt;|quot;)", desc)  # no entity cut in half
+    assert Tags(desc).names() == {"p", "a"}

@@ -17,6 +17,7 @@ NOTES_TEMPLATES = ["notes.html", "notes.md", "description.html"]
 TRANSCRIPT_LABELS = {"vtt": "WebVTT captions", "srt": "SRT subtitles", "json": "JSON (Podcasting 2.0)",
                      "txt": "Plain text"}
 TRANSCRIPT_ORDER = ["txt", "vtt", "srt", "json"]
+DESCRIPTION_LIMIT = 4000  # characters Apple Podcasts takes in an episode description
 
 
 def _person(p) -> dict:
@@ -157,6 +158,26 @@ class NotesStage(Stage):
         art = ctx.episode.meta.artwork
         return (ctx.episode.dir / art, ctx.out_dir / published_artwork_name(art)) if art else None
 
+    @staticmethod
+    def _description(templates, model: dict) -> str:
+        """The RSS description: Apple's tags only, at most DESCRIPTION_LIMIT characters (the full version, else the
+        template's short one, else the summary cut at a word)."""
+        import html
+
+        from pipeline.templating import sanitize_html
+
+        url = model["episode"]["url"]
+        for short in (False, True):
+            text = sanitize_html(templates.render("description.html", **model, short=short), base_url=url)
+            if len(text) <= DESCRIPTION_LIMIT:
+                return text
+        link = f'<p><a href="{html.escape(url)}">Full show notes</a></p>'
+        room = DESCRIPTION_LIMIT - len(link) - 20
+        summary = model["episode"]["summary"]
+        while len(html.escape(summary, quote=False)) > room:  # escaping can lengthen it: cut until it fits
+            summary = summary[:int(room * 0.9) if len(summary) > room else len(summary) - 50].rsplit(" ", 1)[0]
+        return f"<p>{html.escape(summary, quote=False)}…</p>{link}"
+
     def inputs(self, ctx: EpisodeContext) -> list[Path]:
         art = self._artwork(ctx)
         return self._templates(ctx).files(NOTES_TEMPLATES) + ([art[0]] if art else [])
@@ -170,14 +191,13 @@ class NotesStage(Stage):
 
     def run(self, ctx: EpisodeContext) -> dict:
         from pipeline.fsutil import write_bytes, write_text
-        from pipeline.templating import html_to_text, sanitize_html
+        from pipeline.templating import html_to_text
 
         templates = self._templates(ctx)
         model = self._model(ctx)
         page = templates.render("notes.html", **model)
         md = templates.render("notes.md", **model)
-        description = sanitize_html(templates.render("description.html", **model),
-                                    base_url=model["episode"]["url"])
+        description = self._description(templates, model)
         ctx.progress(0.8)
         write_text(ctx.out_dir / "notes.html", page)
         write_text(ctx.out_dir / "notes.md", md)
