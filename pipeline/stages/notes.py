@@ -73,9 +73,10 @@ def conditions_of(show, episode, results: dict) -> dict:
     return {"manual": manual, "suggested": suggested}
 
 
-def episode_model(show, episode, results: dict) -> dict:
+def episode_model(show, episode, results: dict, with_notes: bool = True) -> dict:
     """The episode as the templates see it. Paths of the episode's own files are relative to its folder
-    ``feeds/episodes/<slug>/``; ``artwork`` is relative to ``feeds/``."""
+    ``feeds/episodes/<slug>/``; ``artwork`` is relative to ``feeds/``. Without ``with_notes`` (the site's listings)
+    the producer's notes are not rendered and the summary comes from the notes stage's result when there is one."""
     from pipeline.feed import published_artwork_name
     from pipeline.templating import first_paragraph_text, render_markdown, safe_url
 
@@ -104,8 +105,12 @@ def episode_model(show, episode, results: dict) -> dict:
             "files": [{"size": size, "href": href} for size, href in files.items() if href],
             "poster": clip.get("poster"),
         })
-    notes_html = render_markdown(episode.notes)
-    summary = (meta.summary or "").strip() or first_paragraph_text(episode.notes)
+    notes_html = render_markdown(episode.notes) if with_notes else None
+    summary = (meta.summary or "").strip()
+    if not summary and not with_notes:
+        summary = str((results.get("notes") or {}).get("summary") or "")
+    if not summary:
+        summary = first_paragraph_text(episode.notes)
     audio = master.get("file")
     return {
         "slug": episode.slug,
@@ -116,7 +121,7 @@ def episode_model(show, episode, results: dict) -> dict:
         "episode_type": meta.episode_type,
         "duration": round(float(duration or 0), 3),
         "summary": summary,
-        "notes_markdown": episode.notes,
+        "notes_markdown": episode.notes if with_notes else None,
         "notes_html": notes_html,
         "hosts": [_person(p) for p in show.hosts_for(episode)],
         "guests": [_person(p) for p in meta.guests],

@@ -28,7 +28,7 @@ def published(records, now: datetime | None = None) -> list:
 def site_model(ctx: ShowContext, now: datetime | None = None) -> dict:
     """Everything the site's templates render, JSON-able (it is the stage's params too)."""
     taxonomy = ctx.show.taxonomy
-    episodes = [episode_model(ctx.show, r.episode, r.results) for r in published(ctx.episodes, now)]
+    episodes = [episode_model(ctx.show, r.episode, r.results, with_notes=False) for r in published(ctx.episodes, now)]
     conditions = []
     for cond in taxonomy.conditions:
         manual = [{"episode": e["slug"], "suggested": False, "quote": None}
