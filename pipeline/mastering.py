@@ -172,16 +172,73 @@ def _layout(channels: int) -> str:
     return "mono" if channels == 1 else "stereo"
 
 
+SPLIT_MEASURE_ABOVE = 60.0  # seconds: longer recordings are measured as two halves on two cores at once
+
+
 def measure(path: Path, *, channels: int, threshold_db: float, min_silence: float, ffmpeg: str | None = None,
             label: str = "", duration_hint: float = 0.0, progress: Progress | None = None,
             blocks: bool = True) -> Measurement:
-    """One streaming pass over ``path``: silences and the per-block loudness, after conversion to ``channels``."""
+    """Silences and the per-block loudness of ``path`` after conversion to ``channels``, in one streaming pass.
+
+    A long recording on a machine with several cores is measured as two halves at once (input seeking is exact
+    when decoding); the halves' blocks and silences are joined (only the few blocks straddling the join are lost).
+    """
     label = label or Path(path).name
+    if not (blocks and duration_hint >= SPLIT_MEASURE_ABOVE and (os.cpu_count() or 1) >= 2):
+        return _measure_part(path, channels=channels, threshold_db=threshold_db, min_silence=min_silence,
+                             ffmpeg=ffmpeg, label=label, duration_hint=duration_hint, progress=progress, blocks=blocks)
+    half = round(duration_hint / 2, 3)
+    done = [0.0, 0.0]
+    parts: list = [None, None]
+    errors: list = []
+
+    def run(i: int) -> None:
+        def report(f: float) -> None:
+            done[i] = f  # reported from the calling thread below, never from these threads
+
+        try:
+            parts[i] = _measure_part(path, channels=channels, threshold_db=threshold_db, min_silence=min_silence,
+                                     ffmpeg=ffmpeg, label=label, duration_hint=half, progress=report, blocks=True,
+                                     start=0.0 if i == 0 else half, length=half if i == 0 else None)
+        except BaseException as exc:  # re-raised in the caller's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        while t.is_alive():
+            t.join(timeout=0.25)
+            if progress:
+                progress(min(1.0, (done[0] + done[1]) / 2))
+    if errors:
+        raise errors[0]
+    a, b = parts
+    silences = list(a.silences)
+    rest = list(b.silences)
+    if silences and (silences[-1][1] is None or silences[-1][1] >= half - 0.05):
+        if rest and rest[0][0] <= half + 0.05:
+            silences[-1] = (silences[-1][0], rest.pop(0)[1])  # one silence across the join
+        else:
+            silences[-1] = (silences[-1][0], half)
+    silences += rest
+    peaks = [p for p in (a.sample_peak, b.sample_peak) if p is not None]
+    return Measurement(half + b.duration if b.duration else a.duration, a.block_end + b.block_end,
+                       a.block_lufs + b.block_lufs, silences, None, max(peaks) if peaks else None)
+
+
+def _measure_part(path: Path, *, channels: int, threshold_db: float, min_silence: float, ffmpeg: str | None,
+                  label: str, duration_hint: float, progress: Progress | None, blocks: bool, start: float = 0.0,
+                  length: float | None = None) -> Measurement:
     chain = [f"aformat=sample_fmts=flt|fltp:channel_layouts={_layout(channels)}",
              f"silencedetect=n={threshold_db}dB:d={min_silence}",
              f"ebur128=peak=sample:framelog={'info' if blocks else 'quiet'}"]
-    args = ["-nostats", "-progress", "pipe:2", "-i", str(path), "-vn", "-sn", "-dn", "-af", ",".join(chain),
-            "-f", "null", "-"]
+    args = ["-nostats", "-progress", "pipe:2"]
+    if start:
+        args += ["-ss", f"{start:.3f}"]
+    if length is not None:
+        args += ["-t", f"{length:.3f}"]
+    args += ["-i", str(path), "-vn", "-sn", "-dn", "-af", ",".join(chain), "-f", "null", "-"]
     proc = subprocess.Popen(_ffmpeg_cmd(ffmpeg, args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             errors="replace")
     ends, lufs = array("d"), array("d")
@@ -192,7 +249,7 @@ def measure(path: Path, *, channels: int, threshold_db: float, min_silence: floa
         if "Parsed_ebur128" in line:
             m = _BLOCK.search(line)
             if m:
-                ends.append(float(m.group(1)))
+                ends.append(float(m.group(1)) + start)
                 value = m.group(2)
                 lufs.append(-200.0 if "inf" in value or value == "nan" else float(value))
             elif "Summary" in line:
@@ -201,10 +258,10 @@ def measure(path: Path, *, channels: int, threshold_db: float, min_silence: floa
         if "silencedetect" in line:
             m = _SIL_START.search(line)
             if m:
-                silences.append((max(0.0, float(m.group(1))), None))
+                silences.append((max(0.0, float(m.group(1))) + start, None))
             m = _SIL_END.search(line)
             if m and silences:
-                silences[-1] = (silences[-1][0], float(m.group(1)))
+                silences[-1] = (silences[-1][0], float(m.group(1)) + start)
             return
         m = _OUT_TIME.match(line)
         if m:
@@ -397,7 +454,10 @@ def apply_and_verify(job: MasterJob, tmp: Path, inputs: Sequence[Path], graph: s
     verify_args = ["-nostats", "-i", "pipe:0", "-af", "ebur128=peak=true:framelog=quiet", "-f", "null", "-"]
     parallel = job.fmt == "mp3" and _SAFE_NAME.match(tmp.name) is not None
     if parallel:
-        args += ["-f", "tee", f"[f=mp3:id3v2_version=3]{tmp.name}|[f=mp3:id3v2_version=0:write_xing=0]pipe:1"]
+        # the file and, through a pipe, the verifier; if the verifier dies the file is still written (and the
+        # verifier's own error is reported)
+        args += ["-f", "tee", f"[f=mp3:id3v2_version=3]{tmp.name}|"
+                 f"[f=mp3:id3v2_version=0:write_xing=0:onfail=ignore]pipe:1"]
     else:
         if job.fmt == "m4a":
             args += ["-movflags", "+faststart", "-f", "mp4"]
@@ -467,8 +527,8 @@ def remap_chapters(chapters: Sequence[ChapterMark], timeline: Timeline, duration
     """Chapters on the published audio, in Podcasting 2.0 JSON form.
 
     A chapter inside a removed stretch moves to where the audio resumes; one after everything kept is dropped; when
-    two land on the same time, the later one (whose content survived) wins. The first chapter keeps its title but
-    starts at 0 when the intro is the only thing before it.
+    two land on the same time, the later one (whose content survived) wins. Intro music comes before the first
+    chapter (its times are shifted by the intro's length, as the timeline says).
     """
     out: list[dict] = []
     for ch in chapters:
@@ -662,7 +722,8 @@ def master(job: MasterJob, progress: Progress | None = None) -> MasterResult:
     work = Path(job.work_dir) if job.work_dir else out.parent
     work.mkdir(parents=True, exist_ok=True)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = work / f".master-{os.getpid()}-{threading.get_ident() % 100000}.{job.fmt}"
+    # beside the output, so that the final rename is atomic; a fixed safe name, so the tee muxer can take it
+    tmp = out.parent / f".kindcast-master-{os.getpid()}-{threading.get_ident() % 100000}.{job.fmt}"
     meta_file = None
     if job.fmt == "m4a" and chapters:
         meta_file = work / f".chapters-{os.getpid()}.txt"
