@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import html
 import re
+import threading
 import traceback
 from html.parser import HTMLParser
 from pathlib import Path
@@ -204,6 +205,8 @@ def _escape_html_extension():
                 for attr in ("href", "src"):
                     if attr in el.attrib and safe_url(el.attrib[attr]) is None:
                         del el.attrib[attr]
+                        if el.tag == "a":
+                            el.tag = "span"  # the link text stays, as text
 
     class EscapeHtml(markdown.Extension):
         """Raw HTML in the producer's Markdown is shown as text: the two parts of Python-Markdown that pass HTML
@@ -217,11 +220,18 @@ def _escape_html_extension():
     return EscapeHtml()
 
 
-@functools.lru_cache(maxsize=1)
-def _markdown():
-    import markdown
+_local = threading.local()
 
-    return markdown.Markdown(extensions=[_escape_html_extension(), "sane_lists"], output_format="html")
+
+def _markdown():
+    """One converter per thread (a Markdown instance keeps state while converting)."""
+    md = getattr(_local, "markdown", None)
+    if md is None:
+        import markdown
+
+        md = _local.markdown = markdown.Markdown(extensions=[_escape_html_extension(), "sane_lists"],
+                                                 output_format="html")
+    return md
 
 
 def render_markdown(text: str) -> str:
