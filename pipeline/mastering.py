@@ -41,7 +41,10 @@ AAC_HEADROOM_DB = 0.6
 # libmp3lame output measures uniformly 0.45 dB below its input (loudness and peaks alike; measured here on speech,
 # music and synthetic sources): the first attempt's gain makes up for it, the verify pass catches the rest.
 CODEC_GAIN_DB = {"mp3": -0.45, "m4a": 0.0}
-LIMITER_ALLOWANCE_DB = 0.1  # extra first-attempt gain when the limiter will work (it takes 0.1-0.3 LU off speech)
+# The limiter takes some loudness off: on speech here 0.03-0.1 LU per dB that the peaks would exceed its ceiling.
+# The first attempt adds this much gain per dB of excess (capped); the verify pass corrects what remains.
+LIMITER_LOSS_PER_DB = 0.07
+LIMITER_LOSS_MAX = 1.5
 LOUDNESS_TOLERANCE = 0.35  # LU: re-run the apply pass when the encoded file is further than this from target
 MAX_ATTEMPTS = 3
 JOIN_FADE = 0.010  # seconds of fade at each join of kept stretches (no click at a cut)
@@ -637,10 +640,11 @@ def quick_probe(path: Path, label: str) -> tuple[int, float]:
     """(channels, duration) of an audio file. mutagen reads the headers of the common formats in milliseconds;
     anything it cannot read goes to PyAV (slower to import), which also words the error for a non-audio file."""
     path = Path(path)
+    named = label if path.name in label else f"{label}: {path.name}"
     if not path.is_file():
-        raise KindcastError(f"{label}: {path}: no such file")
+        raise KindcastError(f"{named}: no such file")
     if path.stat().st_size == 0:
-        raise KindcastError(f"{label}: {path.name}: empty file (0 bytes)")
+        raise KindcastError(f"{named}: empty file (0 bytes)")
     try:
         from mutagen import File as MutagenFile
 
@@ -657,7 +661,7 @@ def quick_probe(path: Path, label: str) -> tuple[int, float]:
         msg = str(exc)
         raise KindcastError(msg if msg.startswith(label) else f"{label}: {msg}") from None
     if info.duration <= 0:
-        raise KindcastError(f"{label}: {path.name}: zero-length recording")
+        raise KindcastError(f"{named}: zero-length recording")
     return info.channels or 2, info.duration
 
 
@@ -676,7 +680,8 @@ def master(job: MasterJob, progress: Progress | None = None) -> MasterResult:
     started = time.perf_counter()
     report = progress or (lambda f: None)
     source = Path(job.source)
-    label = job.label or source.name
+    label = job.label or str(source)
+    named = label if source.name in label else f"{label}: {source.name}"  # the episode and its file, once each
     if job.fmt not in MIME:
         raise KindcastError(f"{label}: encode.format: {job.fmt!r} is not mp3 or m4a")
     in_channels, in_duration = quick_probe(source, label)
@@ -688,17 +693,17 @@ def master(job: MasterJob, progress: Progress | None = None) -> MasterResult:
                 progress=lambda f: report(0.3 * f))
     duration = m.duration or in_duration
     if duration <= 0 or not len(m.block_end):
-        raise KindcastError(f"{label}: {source.name}: no audio could be decoded (zero-length recording)")
+        raise KindcastError(f"{named}: no audio could be decoded (zero-length recording)")
     bounds = sound_bounds(m, duration)
     if bounds is None:
-        raise KindcastError(f"{label}: {source.name}: the recording is silent (nothing louder than "
+        raise KindcastError(f"{named}: the recording is silent (nothing louder than "
                             f"{job.silence_threshold_db:g} dB; check the file or settings.silence.threshold_db)")
     if not job.trim:
         bounds = None
     segments = plan_segments(duration, bounds, job.pad, job.cuts, label)
     speech_lufs = loudness_of(m, segments)
     if speech_lufs is None:
-        raise KindcastError(f"{label}: {source.name}: the published part is silent (no loudness above -70 LUFS)")
+        raise KindcastError(f"{named}: the published part is silent (no loudness above -70 LUFS)")
 
     inputs: list[Path] = [source]
     music: list[tuple[int, float, str]] = []
@@ -733,7 +738,7 @@ def master(job: MasterJob, progress: Progress | None = None) -> MasterResult:
     headroom = MP3_HEADROOM_DB if job.fmt == "mp3" else AAC_HEADROOM_DB
     ceiling = job.true_peak - headroom
     if m.sample_peak is not None and m.sample_peak + gain > ceiling:
-        gain += LIMITER_ALLOWANCE_DB
+        gain += min(LIMITER_LOSS_MAX, LIMITER_LOSS_PER_DB * (m.sample_peak + gain - ceiling))
     notes: list[str] = []
     lufs = peak = None
     attempts = 0
@@ -756,7 +761,7 @@ def master(job: MasterJob, progress: Progress | None = None) -> MasterResult:
             if over > 0:
                 ceiling -= over + 0.2
             if abs(off) > 0.1:
-                gain += off
+                gain += off * (1.15 if off > 0 else 1.0)  # more gain, more limiting: aim a little past
         if peak > job.true_peak + 0.05:
             raise KindcastError(f"{label}: could not bring the true peak under {job.true_peak:g} dBTP "
                                 f"(measured {peak:.1f} after {attempts} attempts)")
