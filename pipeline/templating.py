@@ -158,6 +158,28 @@ class Templates:
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise KindcastError(f"{where}: line {line}: error while rendering template '{name}': {message}") from None
 
+    def check(self) -> list[str]:
+        """Syntax problems in the show's own templates, one line each (for ``kindcast check``: found before any
+        audio is processed, not when the notes stage reaches them)."""
+        from jinja2 import TemplateSyntaxError
+
+        show_dir = self.dirs[0]
+        problems = []
+        if not show_dir.is_dir():
+            return problems
+        for path in sorted(show_dir.rglob("*")):
+            if (not path.is_file() or path.suffix not in (".html", ".htm", ".md", ".css", ".xml", ".txt")
+                    or path.name.upper().startswith("README")):
+                continue
+            name = path.relative_to(show_dir).as_posix()
+            try:
+                self.env.parse(path.read_text(encoding="utf-8"), name, str(path))
+            except TemplateSyntaxError as exc:
+                problems.append(f"{self.display(path)}: line {exc.lineno}: template syntax error: {exc.message}")
+            except UnicodeDecodeError:
+                problems.append(f"{self.display(path)}: not UTF-8 text")
+        return problems
+
     def _template_frame(self, exc: BaseException) -> tuple[str | None, int | None]:
         """The innermost traceback frame that lies in a template file (Jinja2 rewrites frames to template lines)."""
         dirs = [str(d.resolve()) for d in self.dirs]

@@ -296,3 +296,16 @@ def test_long_description_is_cut_to_apples_limit(tmp_path):
     assert len(desc) <= DESCRIPTION_LIMIT and "…</p>" in desc
     assert not re.search(r"&(?!amp;|lt;|gt;|quot;)", desc)  # no entity cut in half
     assert Tags(desc).names() == {"p", "a"}
+
+
+def test_check_templates_finds_syntax_errors_before_a_build(tmp_path):
+    from pipeline.templating import templates_for
+
+    root = tiny_show(tmp_path)
+    folder = root / "templates"
+    folder.mkdir()
+    (folder / "README.md").write_text("How we changed the theme: {{ like this }\n")  # not a template
+    (folder / "style.css").write_text("body { color: red; }\n")
+    (folder / "index.html").write_text("{% extends 'base.html' %}\n{% block main %}\n{{ show.title }\n{% endblock %}\n")
+    assert templates_for(root).check() == [
+        "templates/index.html: line 3: template syntax error: unexpected '}'"]
