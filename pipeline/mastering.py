@@ -448,11 +448,12 @@ def apply_and_verify(job: MasterJob, tmp: Path, inputs: Sequence[Path], graph: s
         args += ["-i", str(Path(p).resolve())]
     if ffmetadata is not None:
         args += ["-f", "ffmetadata", "-i", str(ffmetadata.resolve())]
-    args += ["-filter_complex", graph, "-map", "[out]", "-map_metadata", "-1"]
+    args += ["-filter_complex", graph, "-map", "[out]"]
     if ffmetadata is not None:
-        args += ["-map_chapters", str(len(inputs))]
+        # metadata from the chapters file (it has no global tags); "-map_metadata -1" would drop the chapter titles
+        args += ["-map_metadata", str(len(inputs)), "-map_chapters", str(len(inputs))]
     else:
-        args += ["-map_chapters", "-1"]
+        args += ["-map_metadata", "-1", "-map_chapters", "-1"]
     args += _codec_args(job.fmt, job.bitrate, job.sample_rate, channels, job.quality)
     verify_args = ["-nostats", "-i", "pipe:0", "-af", "ebur128=peak=true:framelog=quiet", "-f", "null", "-"]
     parallel = job.fmt == "mp3" and _SAFE_NAME.match(tmp.name) is not None

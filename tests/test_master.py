@@ -100,7 +100,8 @@ def test_loud_mono_recording_cli_defaults_to_minus_16_and_stays_mono(clips, tmp_
 def test_mono_target_and_m4a(clips, tmp_path):
     out = tmp_path / "mono.m4a"
     r = master(MasterJob(source=clips["loud"], output=out, fmt="m4a", target_lufs=-16, mono_target_lufs=-19,
-                         tags=TagInfo(title="T", album="Show", artist="Author", track=3)))
+                         cuts=((3.0, 5.0),), chapters=(ChapterMark(0, "One"), ChapterMark(9.0, "Two; =three")),
+                         trim=False, tags=TagInfo(title="T", album="Show", artist="Author", track=3)))
     lufs, peak = ebur128(out)
     assert r.channels == 1 and abs(lufs + 19.0) <= 0.5 and peak <= -1.0
     assert (r.lufs, r.true_peak) == (lufs, peak)
@@ -108,6 +109,11 @@ def test_mono_target_and_m4a(clips, tmp_path):
 
     tags = MP4(str(out)).tags
     assert tags["\xa9nam"] == ["T"] and tags["\xa9alb"] == ["Show"] and tags["trkn"] == [(3, 0)]
+    import av  # the chapters ffmpeg wrote into the MP4 survive the tagging, at published times
+
+    with av.open(str(out)) as container:
+        chapters = [(round(float(c["start"] * c["time_base"]), 2), c["metadata"]["title"]) for c in container.chapters()]
+    assert chapters == [(0.0, "One"), (7.0, "Two; =three")]
 
 
 def test_cuts_intro_outro_and_chapter_remapping(tmp_path):
