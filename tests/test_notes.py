@@ -60,7 +60,8 @@ def tiny_show(tmp_path: Path, episodes: list[tuple[str, dict, str]] | None = Non
     audio = synth(tmp_path / "raw.wav", "sine=f=330", 1)
     for slug, front, notes in episodes or [("kind-one", {
             "title": EVIL_TITLE, "date": "2026-10-01", "number": 1, "guid": "guid-1",
-            "guests": [{"name": "Gia <b>Guest</b>", "href": "https://example.org/gia"}],
+            "guests": [{"name": "Gia <b>Guest</b>", "href": "https://example.org/gia"},
+                       {"name": "Sly", "href": "javascript:alert('g')"}],
             "conditions": [2, "local-knowledge"]}, NOTES)]:
         write_episode(root, slug, front, audio, notes=notes)
     return root
@@ -112,7 +113,8 @@ def test_notes_render_everything(built):
     # title, date, duration (published, from master), people
     assert EVIL_TITLE in text
     assert "1 October 2026" in text and "1:02:05" in text
-    assert "Hana Host" in text and "Gia <b>Guest</b>" in text
+    assert "Hana Host" in text and "Gia <b>Guest</b>" in text and "Sly" in text
+    assert "https://example.org/gia" in doc.attr("a", "href")
     # chapters with published times, linked to the audio at that time
     assert re.search(r"1:35\s+At the <market>", text) and "1:00:01" in text
     assert "kind-one.mp3#t=95.2" in doc.attr("a", "href")

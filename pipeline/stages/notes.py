@@ -21,7 +21,9 @@ DESCRIPTION_LIMIT = 4000  # characters Apple Podcasts takes in an episode descri
 
 
 def _person(p) -> dict:
-    return {"name": p.name, "role": p.role, "href": p.href}
+    from pipeline.templating import safe_url
+
+    return {"name": p.name, "role": p.role, "href": safe_url(p.href)}  # no javascript: links from metadata
 
 
 def show_model(show) -> dict:
