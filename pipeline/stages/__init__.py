@@ -17,7 +17,7 @@ def episode_stages() -> list[Stage]:
     from pipeline.stages.master import MasterStage; stages.append(MasterStage())  # noqa: E702
     from pipeline.stages.transcribe import TranscribeStage; stages.append(TranscribeStage())  # noqa: E702
     # tag
-    # audiogram
+    from pipeline.stages.audiogram import AudiogramStage; stages.append(AudiogramStage())  # noqa: E702
     from pipeline.stages.notes import NotesStage; stages.append(NotesStage())  # notes
     return stages
 
