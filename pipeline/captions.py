@@ -180,6 +180,12 @@ def ass_colour(rgb: tuple[int, int, int], alpha: int = 0) -> str:
     return f"&H{alpha:02X}{b:02X}{g:02X}{r:02X}"
 
 
+def _tag_colour(rgb: tuple[int, int, int]) -> str:
+    """The colour form of an override tag: ``&HBBGGRR&``."""
+    r, g, b = rgb
+    return f"&H{b:02X}{g:02X}{r:02X}&"
+
+
 def ass_time(t: float) -> str:
     cs = max(0, int(t * 100 + 1e-6))  # floor: an end never rounds up past the clip
     h, rest = divmod(cs, 360000)
@@ -234,7 +240,7 @@ def write_ass(
         "[Events]",
         "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text",
     ]
-    hi, normal = ass_colour(style.highlight), ass_colour(style.colour)
+    hi, normal = _tag_colour(style.highlight), _tag_colour(style.colour)
     pos = f"{{\\an5\\pos({centre[0]},{centre[1]})}}"
     events = []
     for cap in captions:
