@@ -5,6 +5,7 @@ The audio never passes through Python. Three ffmpeg runs, each streaming, so mem
 1. **measure** the raw recording once: ``silencedetect`` finds where sound starts and ends, ``ebur128`` logs the
    momentary loudness of every 400 ms block (every 100 ms). From those blocks the integrated loudness (ITU BS.1770
    gating) of exactly the stretches that will be published is computed, so trimming and cuts are accounted for.
+   A long recording is measured as two halves at once on two cores.
 2. **apply**: select the kept stretches (``atrim`` + ``concat``, with 10 ms fades at the joins), resample, apply one
    static gain, a look-ahead limiter (``alimiter``) a little below the true-peak ceiling, and encode. The encoded
    stream is written to the file and, through a pipe, at the same time into
@@ -12,8 +13,12 @@ The audio never passes through Python. Three ffmpeg runs, each streaming, so mem
    integrated loudness is off target or the true peak is over the ceiling, the apply pass runs again with a corrected
    gain or a lower limiter ceiling (rarely needed).
 
-Then the tags (mutagen: ID3 for MP3 with CHAP/CTOC chapters; MP4 atoms for M4A) are written and the file is moved
-into place. Nothing here imports a stage or the CLI.
+Then the tags (mutagen: ID3 for MP3 with CHAP/CTOC chapters; MP4 atoms for M4A, whose chapters ffmpeg writes) are
+written and the file is moved into place. Nothing here imports a stage or the CLI.
+
+Why not ``loudnorm``: measured here, its measuring pass runs at 52x real time against 244x for ``ebur128``, its
+dynamic applying pass at 35x, and a naive two-pass loudnorm with trimming landed at -16.5 LUFS. A static gain is what
+loudnorm's linear mode does anyway; the limiter plus the check on the encoded file make the true peak safe.
 """
 from __future__ import annotations
 
@@ -397,7 +402,6 @@ def build_graph(segments: Sequence[tuple[float, float]], whole: float, *, channe
     fmt = f"aresample={sample_rate},aformat=sample_fmts=flt:channel_layouts={_layout(channels)}"
     chains, speech = _segment_filters("0:a", segments, whole)
     chains.append(f"[{speech}]{fmt},volume={gain_db:.3f}dB[main]")
-    order = []
     for idx, gain, role in music:
         chains.append(f"[{idx}:a]{fmt},volume={gain:.3f}dB[{role}]")
     intro = [r for _, _, r in music if r == "intro"]
