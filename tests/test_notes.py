@@ -54,8 +54,9 @@ def upstream_results(slug: str) -> dict:
     }
 
 
-def tiny_show(tmp_path: Path, episodes: list[tuple[str, dict, str]] | None = None) -> Path:
-    """A real show folder (show.yaml, artwork, episode folders with a 1 s recording)."""
+def tiny_show(tmp_path: Path, episodes: list[tuple[str, dict, str]] | None = None, before_load=None) -> Path:
+    """A real show folder (show.yaml, artwork, episode folders with a 1 s recording); ``before_load(root)`` adds
+    files (e.g. an episode's artwork) once the folders exist."""
     root = make_show(tmp_path / "show")
     audio = synth(tmp_path / "raw.wav", "sine=f=330", 1)
     for slug, front, notes in episodes or [("kind-one", {
@@ -64,6 +65,8 @@ def tiny_show(tmp_path: Path, episodes: list[tuple[str, dict, str]] | None = Non
                        {"name": "Sly", "href": "javascript:alert('g')"}],
             "conditions": [2, "local-knowledge"]}, NOTES)]:
         write_episode(root, slug, front, audio, notes=notes)
+    if before_load:
+        before_load(root)
     return root
 
 

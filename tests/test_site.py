@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import synth
+from conftest import make_artwork, synth
 from pipeline.show import load_project
 from pipeline.stages.base import EpisodeRecord, ShowContext, check, fingerprint
 from pipeline.stages.notes import NotesStage
@@ -22,7 +22,8 @@ from test_notes import NOTES, Tags, tiny_show, upstream_results
 EPISODES = [
     ("older-one", {"title": "Neighbours <b>meet</b>", "date": "2026-09-01", "number": 1, "guid": "g1",
                    "conditions": ["social-mixing"]}, NOTES),
-    ("newer-one", {"title": "Market day stories", "date": "2026-11-01", "number": 2, "guid": "g2"},
+    ("newer-one", {"title": "Market day stories", "date": "2026-11-01", "number": 2, "guid": "g2",
+                   "artwork": "Cover.JPEG"},
      "A walk through the Saturday market.\n"),
     ("scheduled", {"title": "Not out yet", "date": "2030-01-01", "number": 3, "guid": "g3"}, "Soon.\n"),
     ("unmastered", {"title": "Never mastered", "date": "2026-08-01", "number": 4, "guid": "g4"}, "Raw.\n"),
@@ -31,7 +32,8 @@ EPISODES = [
 
 def build_site(tmp_path: Path) -> tuple[ShowContext, dict]:
     """Notes for every episode, then the site, with upstream outputs present on disk so every link can resolve."""
-    root = tiny_show(tmp_path, EPISODES)
+    root = tiny_show(tmp_path, EPISODES, before_load=lambda root: make_artwork(
+        root / "episodes" / "newer-one" / "Cover.JPEG", color=(40, 90, 160)))
     project = load_project(root)
     assert not project.problems, project.problems
     mp3 = synth(tmp_path / "ep.mp3", "sine=f=440:sample_rate=44100", 2, "-c:a", "libmp3lame", "-b:a", "64k")
@@ -81,7 +83,16 @@ def test_index_lists_published_episodes_newest_first(site):
     assert titles_in(out / "index.html") == ["Market day stories", "Neighbours <b>meet</b>"]
     assert "b" not in doc.names() and "Not out yet" not in page and "Never mastered" not in page
     assert doc.attr("source", "src") == ["episodes/newer-one/newer-one.mp3", "episodes/older-one/older-one.mp3"]
-    assert "artwork.png" in doc.attr("img", "src") and (out / "artwork.png").is_file()
+    # small thumbnails on the page, the full artwork published beside them (the feed's names for it)
+    assert doc.attr("img", "src")[:2] == ["artwork-240.jpg", "artwork-240.jpg"]  # header, hero
+    assert "episodes/newer-one/Cover-240.jpg" in doc.attr("img", "src")  # the episode's own artwork
+    assert (out / "artwork.png").is_file() and (out / "episodes" / "newer-one" / "Cover.jpg").is_file()
+    from PIL import Image
+
+    for thumb in (out / "artwork-240.jpg", out / "episodes" / "newer-one" / "Cover-240.jpg"):
+        with Image.open(thumb) as img:
+            assert (img.format, img.size) == ("JPEG", (240, 240))
+        assert thumb.stat().st_size < 20_000
     assert "1 November 2026" in page and "1:02:05" in page
     tags = [a["href"] for t, a in doc.tags if t == "a" and "tag" in a.get("class", "")]
     assert "conditions/social-mixing.html" in tags and "conditions/tackle-misinformation.html" in tags

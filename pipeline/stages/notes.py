@@ -29,6 +29,7 @@ def _person(p) -> dict:
 def show_model(show) -> dict:
     """What every page knows of the show."""
     from pipeline.feed import published_artwork_name
+    from pipeline.templating import thumb_name
 
     meta = show.meta
     return {
@@ -36,6 +37,7 @@ def show_model(show) -> dict:
         "description": meta.description,
         "author": meta.author,
         "artwork": published_artwork_name(meta.artwork),  # the feed stage publishes it under this name
+        "thumb": thumb_name(meta.artwork),  # written by the site stage
         "base_url": meta.base_url,
         "link": meta.link,
         "language": meta.language,
@@ -80,7 +82,7 @@ def episode_model(show, episode, results: dict, with_notes: bool = True) -> dict
     ``feeds/episodes/<slug>/``; ``artwork`` is relative to ``feeds/``. Without ``with_notes`` (the site's listings)
     the producer's notes are not rendered and the summary comes from the notes stage's result when there is one."""
     from pipeline.feed import published_artwork_name
-    from pipeline.templating import first_paragraph_text, render_markdown, safe_url
+    from pipeline.templating import first_paragraph_text, render_markdown, safe_url, thumb_name
 
     meta = episode.meta
     master = results.get("master") or {}
@@ -134,6 +136,8 @@ def episode_model(show, episode, results: dict, with_notes: bool = True) -> dict
         "audio": {"href": audio, "mime": master.get("mime") or "audio/mpeg"} if audio else None,
         "artwork": (f"episodes/{episode.slug}/{published_artwork_name(meta.artwork)}" if meta.artwork
                     else published_artwork_name(show.meta.artwork)),
+        "thumb": (f"episodes/{episode.slug}/{thumb_name(meta.artwork)}" if meta.artwork
+                  else thumb_name(show.meta.artwork)),
         "url": f"{show.meta.base_url}episodes/{episode.slug}/notes.html",
     }
 
@@ -157,13 +161,16 @@ class NotesStage(Stage):
             "page": "episode",
         }
 
-    def _artwork(self, ctx: EpisodeContext) -> tuple[Path, Path] | None:
-        """(source, published copy beside the notes) of the episode's own artwork, when it has one. The name is the
-        one the feed stage publishes it under, so both stages agree on one file."""
+    def _artwork(self, ctx: EpisodeContext) -> tuple[Path, Path, Path] | None:
+        """(source, published copy, thumbnail) of the episode's own artwork, when it has one. The copy has the name
+        the feed stage publishes it under, so both stages agree on one file."""
         from pipeline.feed import published_artwork_name
+        from pipeline.templating import thumb_name
 
         art = ctx.episode.meta.artwork
-        return (ctx.episode.dir / art, ctx.out_dir / published_artwork_name(art)) if art else None
+        if not art:
+            return None
+        return ctx.episode.dir / art, ctx.out_dir / published_artwork_name(art), ctx.out_dir / thumb_name(art)
 
     @staticmethod
     def _description(templates, model: dict) -> str:
@@ -191,7 +198,7 @@ class NotesStage(Stage):
 
     def outputs(self, ctx: EpisodeContext) -> list[Path]:
         art = self._artwork(ctx)
-        return [ctx.out_dir / "notes.html", ctx.out_dir / "notes.md"] + ([art[1]] if art else [])
+        return [ctx.out_dir / "notes.html", ctx.out_dir / "notes.md"] + (list(art[1:]) if art else [])
 
     def params(self, ctx: EpisodeContext) -> dict:
         return self._model(ctx)
@@ -210,6 +217,9 @@ class NotesStage(Stage):
         write_text(ctx.out_dir / "notes.md", md)
         art = self._artwork(ctx)
         if art:
+            from pipeline.templating import thumbnail_bytes
+
             write_bytes(art[1], art[0].read_bytes())
+            write_bytes(art[2], thumbnail_bytes(art[0]))
         summary = model["episode"]["summary"] or html_to_text(description)
         return {"description_html": description, "summary": summary}

@@ -68,12 +68,17 @@ class SiteStage(Stage):
 
         return ctx.out_dir / published_artwork_name(ctx.show.meta.artwork)
 
+    def _thumb(self, ctx: ShowContext) -> Path:
+        from pipeline.templating import thumb_name
+
+        return ctx.out_dir / thumb_name(ctx.show.meta.artwork)
+
     def inputs(self, ctx: ShowContext) -> list[Path]:
         return self._templates(ctx).files(SITE_TEMPLATES) + [ctx.show.artwork_path]
 
     def outputs(self, ctx: ShowContext) -> list[Path]:
         out = ctx.out_dir
-        return ([out / "index.html", out / CONDITIONS_DIR / "index.html", self._artwork_copy(ctx)]
+        return ([out / "index.html", out / CONDITIONS_DIR / "index.html", self._artwork_copy(ctx), self._thumb(ctx)]
                 + [out / CONDITIONS_DIR / f"{c.slug}.html" for c in ctx.show.taxonomy.conditions])
 
     def params(self, ctx: ShowContext) -> dict:
@@ -81,6 +86,7 @@ class SiteStage(Stage):
 
     def run(self, ctx: ShowContext) -> dict:
         from pipeline.fsutil import safe_join, write_bytes, write_text
+        from pipeline.templating import thumbnail_bytes
 
         templates = self._templates(ctx)
         model = site_model(ctx)
@@ -103,6 +109,7 @@ class SiteStage(Stage):
 
         written = [p for p, text in pages.items() if write_text(p, text)]
         write_bytes(self._artwork_copy(ctx), ctx.show.artwork_path.read_bytes())
+        write_bytes(self._thumb(ctx), thumbnail_bytes(ctx.show.artwork_path))
         # Pages of conditions no longer in the taxonomy would otherwise linger on the host.
         for stale in sorted((out / CONDITIONS_DIR).glob("*.html")):
             if stale not in pages:
