@@ -324,17 +324,34 @@ def loudness_of(m: Measurement, segments: Sequence[tuple[float, float]]) -> floa
     return gated_loudness(chosen)
 
 
+BLIP = 0.25  # seconds: a sound this short with silence on both sides at an end (a click, a mic bump) is trimmed too
+
+
 def sound_bounds(m: Measurement, duration: float) -> tuple[float, float] | None:
-    """Where sound starts and ends (raw seconds), or None when the whole file is below the silence threshold."""
+    """Where sound starts and ends (raw seconds), or None when the whole file is below the silence threshold.
+
+    A blip (shorter than ``BLIP``) between the leading silence and the next silence counts as silence, and the same
+    at the end, so a mic bump before the talk does not keep seconds of silence in.
+    """
+    sil = [(s, duration if e is None else e) for s, e in m.silences]
+    if sil and sil[0][0] <= 0.05 and sil[0][1] >= duration - 0.05:
+        return None
     first, last = 0.0, duration
-    for start, end in m.silences:
-        if start <= 0.05:
-            if end is None or end >= duration - 0.05:
-                return None
-            first = end
-        if end is None or end >= duration - 0.05:
-            last = min(last, start)
-    if last - first <= 0.0:
+    i = 0
+    if sil and sil[0][0] <= 0.05:
+        first = sil[0][1]
+        i = 1
+        while i < len(sil) and sil[i][0] - first < BLIP and sil[i][1] < duration - 0.05:
+            first = sil[i][1]
+            i += 1
+    j = len(sil) - 1
+    if sil and sil[-1][1] >= duration - 0.05 and j >= i:
+        last = sil[-1][0]
+        j -= 1
+        while j >= i and last - sil[j][1] < BLIP:
+            last = sil[j][0]
+            j -= 1
+    if last - first < BLIP:
         return None
     return first, last
 

@@ -228,3 +228,22 @@ def test_build_masters_each_episode_once_and_a_bad_one_does_not_stop_the_others(
     second = kindcast("build", "--root", root, "--episode", "ep-01")
     assert second.returncode == 0, second.stderr
     assert "master" not in second.stdout and out.stat().st_mtime_ns == mtime
+
+
+def test_sound_bounds_skip_blips_at_the_ends():
+    from array import array
+
+    from pipeline.mastering import Measurement, sound_bounds
+
+    def bounds(silences, duration=60.0):
+        return sound_bounds(Measurement(duration, array("d"), array("d"), silences, None), duration)
+
+    # silence 0-3, a click 3-3.1, silence 3.1-6, talk, a pause 30-31, talk, silence from 55 to the end
+    assert bounds([(0, 3.0), (3.1, 6.0), (30.0, 31.0), (55.0, 60.0)]) == (6.0, 55.0)
+    # a bump near the end too; silence reported without an end runs to the end
+    assert bounds([(0, 2.0), (40.0, 50.0), (50.1, None)]) == (2.0, 40.0)
+    # a real (long) sound is never skipped; no silence at all keeps everything
+    assert bounds([(0, 2.0), (2.5, 4.0)]) == (2.0, 60.0)
+    assert bounds([]) == (0.0, 60.0)
+    assert bounds([(0, 60.0)]) is None and bounds([(0.0, None)]) is None
+    assert bounds([(0, 2.0), (2.1, 60.0)]) is None  # only a click: silent
