@@ -756,19 +756,23 @@ def master(job: MasterJob, progress: Progress | None = None) -> MasterResult:
         meta_file = work / f".chapters-{os.getpid()}.txt"
         meta_file.write_text(_ffmetadata(chapters, expected), encoding="utf-8")
 
-    gain = target - speech_lufs - CODEC_GAIN_DB[job.fmt]
+    codec = -CODEC_GAIN_DB[job.fmt]
+    gain = target - speech_lufs + codec
     headroom = MP3_HEADROOM_DB if job.fmt == "mp3" else AAC_HEADROOM_DB
     ceiling = job.true_peak - headroom
     if m.sample_peak is not None and m.sample_peak + gain > ceiling:
         gain += min(LIMITER_LOSS_MAX, LIMITER_LOSS_PER_DB * (m.sample_peak + gain - ceiling))
+    base_gain = gain
     notes: list[str] = []
     lufs = peak = None
     attempts = 0
     try:
         while True:
             attempts += 1
+            # the music gets the same codec make-up and corrections as the speech
+            shift = gain - base_gain
             graph = build_graph(segments, duration, channels=channels, sample_rate=job.sample_rate, gain_db=gain,
-                                ceiling_db=ceiling, music=music)
+                                ceiling_db=ceiling, music=[(i, g + codec + shift, r) for i, g, r in music])
             span = 0.65 / MAX_ATTEMPTS
             base = 0.3 + span * (attempts - 1)
             lufs, peak = apply_and_verify(job, tmp, inputs, graph, channels, expected,
