@@ -17,7 +17,7 @@ What it makes, deterministically (same tools -> same bytes):
 
     episode 1  coffee-on-larch-row       FLAC mono 22.05 kHz          ~ -30 LUFS   one false start, listed as a cut
     episode 2  two-schools-one-mural     MP3 mono 44.1 kHz 64 kbps    ~ -20 LUFS
-    episode 3  listening-at-the-depot    M4A (AAC) stereo 56 kbps     ~ -14 LUFS   host on the left, guest on the right
+    episode 3  listening-at-the-depot    M4A (AAC) stereo 48 kbps     ~ -14 LUFS   host on the left, guest on the right
 
   Chapter, soundbite and cut times in each ``episode.md`` are measured from the timeline this script builds, so they
   always match the audio, in raw-recording seconds.
@@ -137,27 +137,28 @@ own on the [show's website](https://radical-kindness.example.org/).
         fmt="flac",
         lufs=-30.0,
         lead=2.5,
-        tail=3.0,
+        tail=2.5,
         seed=101,
         lines=[
             Line(H, "Hello, and welcome to Radical Kindness, the podcast about people who build bridges across "
                     "difference. I'm Sam Whitfield, and today I'm with Bernadette Quinn, who started a coffee morning "
                     "in her tower block in Eastbrook.", chapter="Welcome"),
-            Line(H, "So Bernadette, the first thing I wanted to ask is, um. Sorry, let me start that again.", false_start=True),
+            Line(H, "So Bernadette, the first thing I wanted to ask is, um. Sorry, let me start that again.",
+                 false_start=True),
             Line(H, "Bernadette, how did the coffee morning begin?", chapter="How it started"),
             Line(G, "It began because I was lonely. I had lived in this block for eleven years, and I knew three "
                     "names. Students, young families, older people like me: we shared a lift and never spoke. So I put "
                     "a note in the lift. Coffee and cake, Thursday at ten, everyone welcome."),
-            Line(H, "And who came?"),
-            Line(G, "Four people, and two of them were nineteen. One of the students, Tariq, taught Mister Duffy from "
-                    "the ninth floor to video call his granddaughter in Canada. Now Mister Duffy helps Tariq with his "
-                    "cooking. When you sit across a table from someone, the stories you had in your head about them "
-                    "just fall away.", soundbite="Tariq and Mister Duffy"),
+            Line(G, "Four people came, and two of them were nineteen. One of the students, Tariq, taught Mister "
+                    "Duffy from the ninth floor to video call his granddaughter in Canada. Now Mister Duffy helps "
+                    "Tariq with his cooking. When you sit across a table from someone, the stories you had in your "
+                    "head about them just fall away.", soundbite="Tariq and Mister Duffy"),
             Line(H, "You didn't do all this on your own, though.", chapter="Everyone said yes"),
             Line(G, "Not at all. The housing association gave us the room for free, the corner bakery sends over "
                     "yesterday's cakes, the library brings a box of books, and the council's community team paid for "
-                    "a ramp. Every time we asked, someone said yes."),
-            Line(H, "Any advice for listeners who want to start something similar?", chapter="Start with a kettle"),
+                    "a ramp. Every time we asked, someone said yes. It's a whole local network, working together as "
+                    "partners."),
+            Line(H, "Any advice for listeners?", chapter="Start with a kettle"),
             Line(G, "Start small, and start with a kettle. And make sure the door is open to everyone, not just to "
                     "people who look like you."),
             Line(H, "Bernadette Quinn, thank you. Look after each other, and see you next time."),
@@ -196,7 +197,6 @@ synthetic.*
             Line(H, "Welcome to Radical Kindness. I'm Sam Whitfield. My guest is Nadia Kowalski, a teacher at "
                     "Fernhill Primary in Millbeck, which has spent the past year linked with Saint Aidan's, a school "
                     "on the other side of town.", chapter="Welcome"),
-            Line(G, "Thanks, Sam. It's lovely to be here."),
             Line(H, "How different are the two schools?", chapter="Two schools, one town"),
             Line(G, "They are two miles apart, but they might as well be on different planets. Most of our children "
                     "come from Polish, Pakistani and Somali families. Saint Aidan's is almost all white British "
@@ -207,6 +207,9 @@ synthetic.*
                     "town. We said: it's your project, you decide. They voted on the design, wrote to the council for "
                     "permission, and presented their plans to the councillors in the town hall. Ten year olds at the "
                     "microphone, asking for paint.", soundbite="Ten year olds asking for paint"),
+            Line(H, "That's real civic participation."),
+            Line(G, "It is. They found out that their voice counts, and that young people have the power to change "
+                    "their own town. Three of them have since joined the youth council."),
             Line(H, "What did they paint?"),
             Line(G, "Hands. Hundreds of overlapping hands, one from every child in both schools, so you cannot tell "
                     "whose is whose. And a football match in the middle, because the sports afternoon was what they "
@@ -256,12 +259,14 @@ listening circle at work: [radical-kindness.example.org/listening](https://radic
             Line(H, "Last year your depot had a problem with a rumour. What happened?", chapter="A rumour on the rota"),
             Line(G, "We took on thirty new drivers, many of them from Romania and Nigeria. Soon a story was going "
                     "round the canteen that the new drivers got the best routes and the easy shifts. It wasn't true, "
-                    "but it spread on the group chat faster than any memo."),
+                    "but misinformation spreads on a group chat faster than any memo."),
             Line(H, "So how did you tackle it?"),
-            Line(G, "Not with a poster from head office. We asked the people the drivers already trust, the union "
-                    "reps and two of our longest serving drivers, to check the real rota line by line. Then they told "
+            Line(G, "Not with a poster from head office. Accurate information works when it comes from messengers "
+                    "people already trust. So we asked the union reps and two of our longest serving drivers to "
+                    "check the real rota line by line. Then they told "
                     "everyone what they had found, face to face and in the group chat, in English, Romanian and "
-                    "Yoruba. The rumour was gone within a fortnight.", soundbite="Trusted messengers and the real rota"),
+                    "Yoruba. The rumour was gone within a fortnight.",
+                 soundbite="Trusted messengers and the real rota"),
             Line(H, "And then you started listening circles.", chapter="Listening circles"),
             Line(G, "Every other Wednesday, anyone can join a circle in the training room. There is one rule: whoever "
                     "holds the old ticket machine speaks, and everyone else listens. No interrupting, no fixing. A "
@@ -379,7 +384,9 @@ def level(mix: np.ndarray, target: float, seed: int) -> np.ndarray:
 ENCODE = {
     "flac": (".flac", ["-ar", "22050", "-ac", "1", "-c:a", "flac", "-sample_fmt", "s16", "-compression_level", "8"]),
     "mp3": (".mp3", ["-ar", "44100", "-ac", "1", "-c:a", "libmp3lame", "-b:a", "64k"]),
-    "m4a": (".m4a", ["-ar", "44100", "-ac", "2", "-c:a", "aac", "-b:a", "56k", "-aac_is", "0", "-movflags", "+faststart"]),
+    # no intensity stereo: it would leak each speaker into the other channel
+    "m4a": (".m4a", ["-ar", "44100", "-ac", "2", "-c:a", "aac", "-b:a", "48k", "-aac_is", "0",
+                     "-movflags", "+faststart"]),
 }
 
 
