@@ -41,13 +41,17 @@ PAUSE_SPLIT = 1.5  # seconds of silence between two words of a transcript that e
 MAX_TOKENS = 128  # word pieces per sentence given to the model
 DEFAULT_TOKEN_BUDGET = 3500  # word pieces embedded per document at most (see the module doc)
 TOP_PROTOTYPES = 2
+CONTEXT_MAX_SENTENCES = 12  # documents up to this many sentences are also read whole / in pairs
+CONTEXT_MODE = "both"
 MAX_EVIDENCE = 3
 
-# Logistic calibration of the raw score (fitted on tune.yaml by scripts/bench_conditions.py --fit; see there).
+# Logistic calibration of the raw score: a logistic regression of "accepted" on the raw score over every (passage,
+# condition) pair of tune.yaml gave slope 18.7, centre 0.557 (rounded here).
 CAL_SLOPE = 18.0
-CAL_CENTER = 0.47
-LEXICAL_WEIGHT = 0.08
-BEST_GAP_WEIGHT = 0.5
+CAL_CENTER = 0.55
+LEXICAL_WEIGHT = 0.10  # per log(1 + weighted keyword hits) in the condition's best sentences
+GAP_WEIGHT = 0.1  # per unit of "this sentence fits this condition better than any other"
+EVIDENCE_MIN_SIM = 0.3  # a sentence quoted as evidence fits the condition at least this well, and ranks it top two
 
 
 @dataclass(frozen=True)
@@ -385,7 +389,7 @@ class Suggester:
         """Prototype embeddings: from the packaged file or the user cache when their key matches, else computed."""
         import numpy as np
 
-        key = hashlib.sha256(json.dumps([self.encoder.identity, MAX_TOKENS, self.proto_texts]).encode()).hexdigest()
+        key = self.prototype_key()
         cached = _cache_dir() / f"prototypes-{key[:24]}.npy"
         try:
             with np.load(PACKAGED_VECTORS) as data:
@@ -407,7 +411,6 @@ class Suggester:
             os.replace(tmp, cached)
         except OSError:
             pass  # a read-only home: compute again next time
-        self._key = key
         return vecs
 
     def prototype_key(self) -> str:
@@ -424,8 +427,8 @@ class Suggester:
     def _select(self, sentences: Sequence[Sentence], lex: list[list[float]]) -> list[int]:
         """Which sentences to embed: all worth reading when they fit the budget, else keyword-bearing ones first."""
         candidates = [i for i, s in enumerate(sentences) if len(s.text.split()) >= MIN_WORDS]
-        if not candidates and sentences:  # a very short document: read what there is
-            candidates = [max(range(len(sentences)), key=lambda i: len(sentences[i].text))]
+        if not candidates:  # a very short document: read what there is
+            candidates = [i for i, s in enumerate(sentences) if s.text.strip()][-1:]
         counts = self.encoder.token_counts([sentences[i].text for i in candidates])
         if sum(counts) <= self.token_budget:
             return candidates
@@ -440,22 +443,33 @@ class Suggester:
         return sorted(chosen)
 
     def rank(self, sentences: Sequence[Sentence], max_evidence: int = MAX_EVIDENCE) -> list[Suggestion]:
-        """Every condition, best first, with its calibrated score and up to ``max_evidence`` sentences."""
+        """Every condition, best first, with its calibrated score and up to ``max_evidence`` sentences ([] when
+        there is no text)."""
         import numpy as np
 
         n_cond = len(self.conditions)
-        if not sentences:
-            return [Suggestion(c, 0.0, 0.0, []) for c in self.conditions]
         lex = [self.lexicon.hits(s.text) for s in sentences]
         chosen = self._select(sentences, lex)
-        vecs = self.encoder.encode([sentences[i].text for i in chosen])
-        sims = vecs @ self.proto_vecs.T  # (sentences, prototypes)
+        if not chosen:  # nothing to read (an empty transcript: music only, or silence)
+            return []
+        texts = [sentences[i].text for i in chosen]
+        # a short document is also read whole, and in pairs of sentences: a point is often made across two
+        context: list[str] = []
+        if 1 < len(chosen) <= CONTEXT_MAX_SENTENCES:
+            if CONTEXT_MODE in ("whole", "both"):
+                context.append(" ".join(texts))
+            if CONTEXT_MODE in ("pairs", "both") and len(chosen) > 2:
+                context += [f"{a} {b}" for a, b in zip(texts, texts[1:])]
+        vecs = self.encoder.encode(texts + context)
+        sims = vecs @ self.proto_vecs.T  # (units, prototypes)
         owner = np.array(self.proto_owner)
-        per_cond = np.zeros((len(chosen), n_cond), dtype=np.float32)
+        unit_cond = np.zeros((len(vecs), n_cond), dtype=np.float32)
         for ci in range(n_cond):
             cols = sims[:, owner == ci]
             k = min(TOP_PROTOTYPES, cols.shape[1])
-            per_cond[:, ci] = np.sort(cols, axis=1)[:, -k:].mean(axis=1) if k else 0.0
+            unit_cond[:, ci] = np.sort(cols, axis=1)[:, -k:].mean(axis=1) if k else 0.0
+        per_cond = unit_cond[: len(chosen)]
+        context_best = unit_cond[len(chosen):].max(axis=0) if context else None
         # how much better a sentence fits this condition than the others (a sentence about everything is evidence
         # of nothing)
         best_other = np.zeros_like(per_cond)
@@ -463,19 +477,24 @@ class Suggester:
             others = np.delete(per_cond, ci, axis=1)
             best_other[:, ci] = others.max(axis=1) if others.shape[1] else 0.0
         lex_chosen = np.array([lex[i] for i in chosen], dtype=np.float32).reshape(len(chosen), n_cond)
+        # a short passage is judged by its best sentence; a long episode by the mean of its best few
         k_doc = max(1, min(MAX_EVIDENCE, math.ceil(len(chosen) / 20)))
+        k_lex = max(k_doc, 3)
+        rank_in_sentence = (-per_cond).argsort(axis=1).argsort(axis=1)  # 0: the sentence's best condition
         out: list[Suggestion] = []
         for ci, cond in enumerate(self.conditions):
             col = per_cond[:, ci]
-            top = np.argsort(-col)[:k_doc]
+            order = np.argsort(-col)
+            top = order[:k_doc]
             semantic = float(col[top].mean())
+            if context_best is not None:
+                semantic = max(semantic, float(context_best[ci]))
             gap = float((col[top] - best_other[top, ci]).mean())
-            lexical = float(np.log1p(lex_chosen[:, ci].sum()))
-            raw = semantic + BEST_GAP_WEIGHT * min(gap, 0.0) * 0 + LEXICAL_WEIGHT * lexical
-            raw += BEST_GAP_WEIGHT * gap * 0.2
+            lexical = float(np.log1p(lex_chosen[order[:k_lex], ci].sum()))
+            raw = semantic + GAP_WEIGHT * gap + LEXICAL_WEIGHT * lexical
             score = 1.0 / (1.0 + math.exp(-CAL_SLOPE * (raw - CAL_CENTER)))
-            ev_idx = [int(i) for i in np.argsort(-col)[:max_evidence] if col[i] > 0.2]
-            evidence = [sentences[chosen[i]] for i in sorted(ev_idx, key=lambda i: -col[i])]
+            evidence = [sentences[chosen[i]] for i in order[:max_evidence]
+                        if col[i] >= EVIDENCE_MIN_SIM and rank_in_sentence[i, ci] < 2]
             out.append(Suggestion(cond, score, raw, evidence))
         out.sort(key=lambda s: (-s.raw, s.condition.id))
         return out

@@ -16,7 +16,7 @@ def episode_stages() -> list[Stage]:
     # --- each stage's module adds itself below, in this order (one line each) ---
     from pipeline.stages.master import MasterStage; stages.append(MasterStage())  # noqa: E702
     from pipeline.stages.transcribe import TranscribeStage; stages.append(TranscribeStage())  # noqa: E702
-    # tag
+    from pipeline.stages.tag import TagStage; stages.append(TagStage())  # tag
     from pipeline.stages.audiogram import AudiogramStage; stages.append(AudiogramStage())  # noqa: E702
     from pipeline.stages.notes import NotesStage; stages.append(NotesStage())  # notes
     return stages
