@@ -111,8 +111,6 @@ class Templates:
         """Every template file that rendering ``names`` reads: the named ones and what they extend, include or
         import, each resolved to the show's override or the packaged default. Never raises: a template that does not
         parse is still listed (so editing it triggers a rebuild) and the error is reported when rendering."""
-        from jinja2 import TemplateError, meta
-
         self._sync()
         seen: dict[str, Path] = {}
         todo = list(names)
@@ -125,12 +123,27 @@ class Templates:
             except KindcastError:
                 continue
             seen[name] = path
+            todo += self._references(path, name)
+        return sorted(set(seen.values()))
+
+    def _references(self, path: Path, name: str) -> list[str]:
+        """Templates that ``path`` extends, includes or imports; parsed once per file version, since the freshness
+        check asks for every episode on every build."""
+        from jinja2 import TemplateError, meta
+
+        try:
+            st = path.stat()
+        except OSError:
+            return []
+        key = (str(path), st.st_mtime_ns, st.st_size)
+        cache = self.__dict__.setdefault("_refs_cache", {})
+        if key not in cache:
             try:
                 ast = self.env.parse(path.read_text(encoding="utf-8"), name, str(path))
+                cache[key] = [ref for ref in meta.find_referenced_templates(ast) if isinstance(ref, str)]
             except (TemplateError, OSError, UnicodeDecodeError):
-                continue
-            todo += [ref for ref in meta.find_referenced_templates(ast) if isinstance(ref, str)]
-        return sorted(set(seen.values()))
+                cache[key] = []
+        return cache[key]
 
     # --- rendering ------------------------------------------------------------------------------------------------
 
