@@ -323,6 +323,9 @@ def load_show(root: Path) -> tuple[Show | None, list[Problem]]:
     except ValidationError as exc:
         return None, _pydantic_problems(file, exc, ShowMeta)
     problems = check_artwork(root / EPISODES_DIR / meta.artwork, file, "artwork")
+    from pipeline.feed import category_problems  # Apple's category list lives with the feed
+
+    problems += [Problem(file, "category", message) for message in category_problems(meta.categories)]
     taxonomy_path = meta.settings.conditions.taxonomy
     try:
         taxonomy = load_taxonomy(root / EPISODES_DIR / taxonomy_path if taxonomy_path else None)

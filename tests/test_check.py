@@ -110,3 +110,15 @@ def test_help_works_both_ways():
     script = Path(sys.executable).parent / "kindcast"  # the console script installed beside this Python
     proc = subprocess.run([str(script), "--help"], capture_output=True, text=True)
     assert proc.returncode == 0 and "build" in proc.stdout
+
+
+def test_category_and_template_mistakes_found_before_any_build(tmp_path: Path):
+    from conftest import make_show
+
+    root = make_show(tmp_path / "show", category="Society > Nonsense")
+    (root / "templates").mkdir()
+    (root / "templates" / "notes.html").write_text("{% if x %}\nnever closed\n")
+    proc = kindcast("check", "--root", root)
+    assert proc.returncode == 1
+    assert "episodes/show.yaml: category: 'Society' is not an Apple Podcasts category" in proc.stderr
+    assert "templates/notes.html: line 2: template syntax error" in proc.stderr
