@@ -39,6 +39,7 @@ from typing import Iterable, Sequence
 from pipeline.conditions import Condition, Taxonomy
 from pipeline.errors import KindcastError
 
+METHOD_VERSION = "1"  # bump when a change here changes suggestions (the tag stage reruns)
 MIN_WORDS = 4  # shorter sentences carry no evidence
 MAX_WORDS = 45  # longer run-on (spoken) sentences are cut into pieces of about this many words
 PAUSE_SPLIT = 1.5  # seconds of silence between two words of a transcript that end a sentence
@@ -184,6 +185,26 @@ def sentences_from_transcript(data: dict, path: Path) -> list[Sentence]:
             flush()
         if who is not None:
             speaker = who
+        pieces = split_sentences(body) if " " in body else []
+        if len(pieces) > 1:  # a phrase-level segment holding several sentences: share its time by word count
+            first_words = len(pieces[0].text.split())
+            total = sum(len(p.text.split()) for p in pieces)
+            if start is None:
+                start = s
+            words.append(pieces[0].text)
+            end = s + (max(e, s) - s) * first_words / total
+            flush()
+            done = first_words
+            for piece in pieces[1:]:
+                n = len(piece.text.split())
+                start = s + (max(e, s) - s) * done / total
+                done += n
+                end = s + (max(e, s) - s) * done / total
+                words.append(piece.text)
+                if piece is not pieces[-1] or piece.text.endswith((".", "?", "!")):
+                    flush()
+            end = max(e, s) if words else end
+            continue
         if start is None:
             start = s
         words.append(body)

@@ -270,3 +270,16 @@ def test_one_hour_transcript_is_answered_fast(tmp_path):
     assert len(data) == 10 and data[0]["evidence"][0]["start"] is not None
     assert cpu < 7.0, f"used {cpu:.1f} s of CPU (wall {wall:.1f} s)"
     assert wall < 30.0, f"took {wall:.1f} s"
+
+
+def test_phrase_level_segments_are_split_into_sentences(tmp_path):
+    """Transcripts from other tools may hold whole phrases per segment: sentences inside one get a share of its time."""
+    path = tmp_path / "phrases.json"
+    path.write_text(json.dumps({"version": "1.0.0", "segments": [
+        {"startTime": 10.0, "endTime": 14.0, "body": "We met every week. It changed everything for us"},
+        {"startTime": 14.2, "endTime": 16.0, "body": "in the end."},
+    ]}))
+    sents = read_document(path)
+    assert [s.text for s in sents] == ["We met every week.", "It changed everything for us in the end."]
+    assert sents[0].start == 10.0 and sents[0].end == pytest.approx(10 + 4 * 4 / 9, abs=1e-3)  # 4 of 9 words
+    assert sents[1].start == pytest.approx(10 + 4 * 4 / 9, abs=1e-3) and sents[1].end == 16.0

@@ -51,9 +51,9 @@ class TagStage(Stage):
         }
 
     def tool_versions(self, ctx: EpisodeContext) -> dict:
-        from pipeline.suggest import model_identity
+        from pipeline.suggest import METHOD_VERSION, model_identity
 
-        return {"embedding_model": model_identity(self._model(ctx))}
+        return {"embedding_model": model_identity(self._model(ctx)), "suggester": METHOD_VERSION}
 
     def run(self, ctx: EpisodeContext) -> dict:
         from pipeline import fsutil
