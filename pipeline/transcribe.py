@@ -6,7 +6,7 @@
   decoded 8 at a time, beam 5). On this 2-core box it is about twice as fast as the plain sequential
   ``WhisperModel.transcribe`` at the same accuracy (see ``scripts/bench_transcribe.py``).
 - Memory: the audio is decoded as a stream and transcribed in blocks of ``BLOCK_SECONDS``, each cut at the quietest
-  moment near its end, so a 3-hour episode needs no more memory than a 10-minute one.
+  moment near its end, so a 3-hour episode needs no more memory than a 5-minute one.
 - Speakers: with ``channels={"left": name, "right": name}`` each channel of a stereo file is transcribed on its own
   (measured on overlapping speech: a mono mix garbles both voices, each channel alone is transcribed cleanly), and a
   word is dropped when its channel is far quieter than the other at that moment (microphone bleed).
@@ -25,9 +25,10 @@ from pipeline.errors import KindcastError
 from pipeline.transcripts import Word
 
 SAMPLE_RATE = 16000
-BLOCK_SECONDS = 600.0  # audio transcribed at once (memory bound: ~40 MB of samples per channel)
+BLOCK_SECONDS = 300.0  # audio transcribed at once; the VAD's memory grows with it (peak ~1 GB at 300 s and up)
 CUT_SEARCH = 20.0  # look this far back from a block's end for the quietest moment to cut at
 BATCH_SIZE = 8
+COMPRESSION_LIMIT = 2.4  # a segment whose text compresses better than this is a repetition loop (Whisper's own test)
 BLEED_DB = 15.0  # a channel's word is bleed when that channel is this much quieter than the other
 DEFAULT_MODEL_NAMES = ("tiny.en", "default")
 MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
@@ -206,6 +207,24 @@ def _rms_db(samples, start: float, end: float) -> float:
     return float(10 * np.log10(float(np.mean(part.astype(np.float64) ** 2)) + 1e-20))
 
 
+@dataclass(frozen=True)
+class _Timed:
+    start: float
+    end: float
+    word: str
+
+
+def _redo(model, samples, start: float, end: float, language, beam_size: int, hotwords) -> list[_Timed]:
+    """Decode a stretch again, the slow careful way, when the batched pass fell into a repetition loop (it decodes at
+    one temperature only): the plain sequential decoder retries at rising temperatures. Parts still looping are
+    dropped rather than published."""
+    a, b = int(start * SAMPLE_RATE), int(end * SAMPLE_RATE)
+    segments, _ = model.transcribe(samples[a:b], language=language, beam_size=beam_size, word_timestamps=True,
+                                   condition_on_previous_text=False, vad_filter=True, hotwords=hotwords or None)
+    return [_Timed(start + w.start, start + w.end, w.word) for seg in segments
+            if seg.compression_ratio <= COMPRESSION_LIMIT for w in seg.words or []]
+
+
 # --- transcription ---------------------------------------------------------------------------------------------------
 
 def transcribe_audio(
@@ -258,7 +277,10 @@ def transcribe_audio(
                 vad_filter=True, hotwords=hotwords or None)
             language = language or seen.language  # detected in the first block, then kept
             for seg in segments:
-                for w in seg.words or []:
+                found = seg.words or []
+                if seg.compression_ratio > COMPRESSION_LIMIT:
+                    found = _redo(model, samples, seg.start, seg.end, language, beam_size, hotwords)
+                for w in found:
                     text = w.word.strip()
                     if not text:
                         continue

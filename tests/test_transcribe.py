@@ -235,10 +235,12 @@ def test_build_transcribes_the_master_once_and_again_only_when_something_changed
     from pipeline.build import build
 
     calls: list[Path] = []
+    options: list[dict] = []
     real = core.transcribe_audio
 
     def counting(path, **kwargs):
         calls.append(Path(path))
+        options.append(kwargs)
         return real(path, **kwargs)
 
     monkeypatch.setattr(core, "transcribe_audio", counting)
@@ -251,6 +253,7 @@ def test_build_transcribes_the_master_once_and_again_only_when_something_changed
     state = json.loads((root / ".kindcast" / "state" / "ep-1.json").read_text())
     master, result = state["master"]["result"], state["transcribe"]["result"]
     assert calls == [out / master["file"]]  # the mastered file, not the raw recording
+    assert options[0]["hotwords"] == "Hana Host" and options[0]["channels"] == {}  # glossary: the host's name
     assert result["words"] >= 18 and result["language"] == "en" and result["model"] == "tiny.en"
     assert result["files"] == FILES and result["speakers"] == []
     words = load_words(out / "transcript.json")

@@ -22,9 +22,11 @@ def register(cli: click.Group) -> None:
                   help="Language code, e.g. en (default: en for English-only models, else detected).")
     @click.option("--speakers", default=None, metavar="LEFT,RIGHT",
                   help="Names of the speakers on the left and right channels of a stereo recording.")
+    @click.option("--glossary", default=None, metavar="TERMS",
+                  help="Names and terms the speech contains, comma-separated (passed to the model as hotwords).")
     @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=None, hidden=True)
     def transcribe(audio: Path, out_dir: Path | None, model: str | None, language: str | None,
-                   speakers: str | None, root: Path | None) -> None:
+                   speakers: str | None, glossary: str | None, root: Path | None) -> None:
         """Transcribe one audio file with word times: JSON (Podcasting 2.0), VTT, SRT and plain text."""
         from pipeline import transcribe as core
         from pipeline.errors import KindcastError
@@ -46,7 +48,8 @@ def register(cli: click.Group) -> None:
                 click.echo(f"\rtranscribing {audio.name}: {fraction:4.0%}", err=True, nl=False)
 
         transcript = core.transcribe_audio(audio, model_dir=model_dir, language=language.lower() if language else None,
-                                           channels=channels, progress=progress)
+                                           channels=channels, progress=progress,
+                                           hotwords=" ".join(t.strip() for t in (glossary or "").split(",") if t.strip()))
         if show:
             click.echo("", err=True)
         stem = audio.stem
