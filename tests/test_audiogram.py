@@ -119,11 +119,14 @@ def test_square_60s_captions_follow_speech(tmp_path):
 
     for t in (10.0, 30.0, 50.0):
         seen = [w for w in ocr_words(frame_at(out, t).crop((0, 380, 1080, 740)))]
-        near = {norm(w.text) for w in result.words if w.start <= t + 0.3 and w.end >= t - 4.0}
+        # On screen: the caption holding the word spoken at t (a caption spans at most ~3.2 s, held over short pauses).
+        near = {norm(w.text) for w in result.words if w.start <= t + 3.5 and w.end >= t - 4.0}
         far = {norm(w.text) for w in result.words if abs(w.start - t) > 8.0} - near
         hits = [w for w in seen if w in near]
-        assert len(hits) >= 2, (t, seen, sorted(near))
-        assert len(hits) >= len([w for w in seen if w in far]), (t, seen)
+        assert hits and len(hits) * 2 >= len(seen), (t, seen, sorted(near))
+        assert len(hits) > len([w for w in seen if w in far]), (t, seen)
+        spoken_now = [norm(w.text) for w in result.words if w.start <= t][-3:]  # the word at t and the two before
+        assert any(w in seen for w in spoken_now if len(w) >= 3) or len(hits) >= 2, (t, seen, spoken_now)
 
     # The poster is the loudest moment, a real frame (not a blank one) of the square video.
     from PIL import Image, ImageStat
