@@ -345,3 +345,25 @@ def test_output_names_for_all_sizes(tmp_path):
     assert output_names(tmp_path / "x", ["square", "vertical", "landscape"]) == {
         "square": tmp_path / "x-square.mp4", "vertical": tmp_path / "x-vertical.mp4",
         "landscape": tmp_path / "x-landscape.mp4"}
+
+
+def test_stage_without_soundbites_on_audio_too_short_for_a_clip(tmp_path):
+    from pipeline.show import load_project
+    from pipeline.stages.audiogram import AudiogramStage
+    from pipeline.stages.base import EpisodeContext
+    from pipeline.timeline import Timeline
+
+    root = make_show(tmp_path / "show")
+    audio = synth(tmp_path / "raw.wav", "sine=f=220:sample_rate=16000", 10.0)
+    write_episode(root, "short", {"title": "Short", "date": "2026-11-01", "guid": "g-2"}, audio)
+    project = load_project(root)
+    ctx = EpisodeContext(show=project.show, episode=project.episodes[0])
+    ctx.out_dir.mkdir(parents=True)
+    synth(ctx.out_dir / "short.mp3", "sine=f=220:sample_rate=16000", 10.0)
+    (ctx.out_dir / "transcript.json").write_text(json.dumps({"version": "1.0.0", "segments": [
+        {"startTime": 1.0, "endTime": 1.4, "body": "Hello."}]}))
+    ctx.results = {"master": {"file": "short.mp3", "timeline": Timeline.from_kept([(0.0, 10.0)]).to_json()},
+                   "transcribe": {"files": {"json": "transcript.json"}}}
+    stage = AudiogramStage()
+    assert stage.outputs(ctx) == []
+    assert stage.run(ctx) == {"clips": [], "outputs": []}

@@ -141,8 +141,9 @@ class AudiogramStage(Stage):
         return Timeline.from_json(master["timeline"]) if master.get("timeline") else None
 
     def _names(self, ctx: EpisodeContext) -> list[str]:
-        n = len(ctx.episode.meta.soundbites)
-        return [f"clip-{i + 1}" for i in range(n)] if n else [AUTO_NAME]
+        """Clips known before running: the soundbites. An automatic clip (or none, for audio under 15 s) is
+        declared through the result's ``outputs``."""
+        return [f"clip-{i + 1}" for i in range(len(ctx.episode.meta.soundbites))]
 
     def inputs(self, ctx: EpisodeContext):
         paths = [self._audio(ctx), self._artwork(ctx)]
