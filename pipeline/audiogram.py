@@ -51,7 +51,7 @@ class Theme:
     caption_scale: float = 1.0  # multiplies the caption size of each shape
     words_per_caption: int = 4
     caption_lines: int = 2
-    dim: float = 0.55  # how dark the artwork gets in fill mode (0: not at all, 1: black)
+    dim: float = 0.65  # how dark the artwork gets in fill mode (0: not at all, 1: black)
 
     @classmethod
     def from_settings(cls, values: Mapping[str, object] | None, where: str = "settings.audiogram.theme") -> "Theme":
