@@ -11,7 +11,8 @@ Sections (all on the real files in ../shared/speech, nothing downloaded):
    computed from the transcript.json it wrote.
 2. The same comparison on the full LJSpeech file (221.7 s), jfk.flac (11 s) and apollo11.mp3, in-process.
 3. Glossary: faster-whisper's batched pipeline with the rare names of the reference passed as hotwords or as an
-   initial prompt, against none and against unrelated names (a control): WER and how many glossary names come out.
+   initial prompt, against none and against unrelated names (a control): WER, how many glossary names come out
+   right, and how much punctuation survives (a bare word list as context makes the model drop punctuation).
 4. Stereo: one voice per channel (stereo_diarization.wav): the mono mix with words attributed by channel energy,
    against each channel transcribed on its own (what kindcast does), scored against the per-channel texts.
 
@@ -159,15 +160,20 @@ def main() -> None:
         for name, audio, ref in (("ljspeech", LJ, ref_lj), ("jfk", JFK, ref_jfk)):
             terms = GLOSSARIES[name]
             wanted = [t.lower() for t in terms]
-            for label, kw in (("none", {}), ("hotwords", {"hotwords": " ".join(terms)}),
+            for label, kw in (("none", {}), ("hotwords, bare", {"hotwords": " ".join(terms)}),
+                              ("hotwords (kindcast)", {"hotwords": core.glossary_hotwords(terms)}),
                               ("initial_prompt", {"initial_prompt": ", ".join(terms) + "."}),
-                              ("unrelated hotwords", {"hotwords": " ".join(UNRELATED)})):
+                              ("unrelated, bare", {"hotwords": " ".join(UNRELATED)}),
+                              ("unrelated (kindcast)", {"hotwords": core.glossary_hotwords(UNRELATED)})):
                 segs, _ = batched.transcribe(str(audio), language="en", beam_size=5, batch_size=core.BATCH_SIZE,
                                              word_timestamps=True, **kw)
-                hyp = words(" ".join(s.text for s in segs))
+                text = " ".join(s.text for s in segs)
+                hyp = words(text)
+                marks = len(re.findall(r"[.,?!;:]", text))
                 hits = sum(min(hyp.count(t), ref.count(t)) for t in set(wanted))
                 total = sum(ref.count(t) for t in set(wanted))
-                print(f"   {name:9s} {label:18s} WER {100 * wer(ref, hyp):5.2f} %   glossary words right {hits}/{total}")
+                print(f"   {name:9s} {label:21s} WER {100 * wer(ref, hyp):5.2f} %   glossary words right {hits}/{total}"
+                      f"   punctuation marks {marks}")
 
     # 4. stereo
     if not args.skip_stereo:

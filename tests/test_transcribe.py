@@ -84,6 +84,11 @@ def test_formats_parse_and_cues_are_readable(tmp_path):
     assert "<v" not in to_vtt(plain) and "Ana" not in to_srt(plain) and '"speaker"' not in to_json(plain)
 
 
+def test_glossary_becomes_a_punctuated_list():
+    assert core.glossary_hotwords([" Ana Ruiz ", "Subiaco.", "", "Ana Ruiz"]) == "Ana Ruiz, Subiaco."
+    assert core.glossary_hotwords([]) is None and core.glossary_hotwords(["", " "]) is None
+
+
 def test_load_words_rejects_what_is_not_a_transcript(tmp_path):
     bad = tmp_path / "t.json"
     bad.write_text("{not json")
@@ -253,11 +258,12 @@ def test_build_transcribes_the_master_once_and_again_only_when_something_changed
     state = json.loads((root / ".kindcast" / "state" / "ep-1.json").read_text())
     master, result = state["master"]["result"], state["transcribe"]["result"]
     assert calls == [out / master["file"]]  # the mastered file, not the raw recording
-    assert options[0]["hotwords"] == "Hana Host" and options[0]["channels"] == {}  # glossary: the host's name
+    assert options[0]["hotwords"] == "Hana Host." and options[0]["channels"] == {}  # glossary: the host's name
     assert result["words"] >= 18 and result["language"] == "en" and result["model"] == "tiny.en"
     assert result["files"] == FILES and result["speakers"] == []
     words = load_words(out / "transcript.json")
     assert words[-1].end <= master["duration"] + 0.05
+    assert words[-1].text == "country." and any(w.text == "Americans" for w in words)  # the glossary kept punctuation
     check_files(out, FILES)
 
     build(root, jobs=1)

@@ -49,7 +49,7 @@ def register(cli: click.Group) -> None:
 
         transcript = core.transcribe_audio(audio, model_dir=model_dir, language=language.lower() if language else None,
                                            channels=channels, progress=progress,
-                                           hotwords=" ".join(t.strip() for t in (glossary or "").split(",") if t.strip()))
+                                           hotwords=core.glossary_hotwords((glossary or "").split(",")))
         if show:
             click.echo("", err=True)
         stem = audio.stem
