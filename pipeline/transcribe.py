@@ -252,7 +252,8 @@ def transcribe_audio(
     ``language``: None lets a multilingual model detect it (from the first block).
     ``channels``: {"left"|"right": speaker name}: transcribe each named channel of a stereo file separately and label
     its words. ``time_map``: maps a time in this file to the published time (None: the word is dropped), for when the
-    audio read is the raw recording rather than the published file. ``duration`` (seconds) drives ``progress``.
+    audio read is the raw recording rather than the published file. ``duration``: used for ``progress`` only when the
+    file does not say how long it is.
     """
     from faster_whisper import BatchedInferencePipeline
 
@@ -260,7 +261,7 @@ def transcribe_audio(
 
     path = Path(path)
     info = probe_audio(path)  # KindcastError for a file that is not audio
-    total = duration or info.duration or 1.0
+    total = info.duration or duration or 1.0  # progress runs over the file read (the raw one, with a time_map)
     model = load_model(str(model_dir), compute_type, cpu_threads())
     if not model.model.is_multilingual and language in (None, "en"):
         language = "en"
