@@ -153,7 +153,7 @@ def main() -> None:
 
     # 3. glossary
     if not args.skip_glossary:
-        print("\n3. glossary (hotwords / initial prompt) on kindcast's pipeline")
+        print("\n3. glossary (hotwords / initial prompt), faster-whisper's batched pipeline as kindcast runs it")
         from faster_whisper import BatchedInferencePipeline
 
         batched = BatchedInferencePipeline(model)
