@@ -6,6 +6,7 @@ One failing episode is reported and the others still build.
 """
 from __future__ import annotations
 
+import json
 import shutil
 import time
 import traceback
@@ -111,6 +112,9 @@ def run_stages(unit: str, stages: list[Stage], ctx, state: StateFile, *, force: 
             report.trace = traceback.format_exc()
             break
         seconds = time.perf_counter() - started
+        # Later stages must see exactly what a later build will load from the state file (JSON, keys sorted), or
+        # their params would differ between the build that ran this stage and the next one.
+        result = json.loads(json.dumps(result, sort_keys=True, default=str))
         state.record(stage.name, fingerprint(stage, ctx, fresh.fingerprint_inputs, result), result)
         ctx.results[stage.name] = result
         report.runs.append(StageRun(stage.name, reason, seconds))

@@ -193,3 +193,34 @@ def test_feed_held_when_a_published_episode_fails(engine, show_root, tmp_path):
     report = build(show_root)
     assert report.show_held and "one" in report.show_held
     assert (show_root / "feeds" / "list.txt").read_text() == listing
+
+
+class UnsortedResultStage(Stage):
+    """Returns a result whose keys are not in sorted order (the state file stores them sorted)."""
+
+    name = "unsorted"
+
+    def run(self, ctx):
+        return {"square": 1, "vertical": 2, "landscape": 3}
+
+
+class OrderDependentStage(Stage):
+    """Its params follow the order of an upstream result's keys, as templates iterating over a dict do."""
+
+    name = "ordered"
+
+    def params(self, ctx):
+        return {"order": list(ctx.results["unsorted"])}
+
+    def run(self, ctx):
+        RUNS.append((ctx.episode.slug, self.name))
+        return {}
+
+
+def test_downstream_params_are_the_same_whether_upstream_ran_now_or_before(monkeypatch, show_root, tmp_path):
+    monkeypatch.setattr(build_mod, "episode_stages", lambda: [UnsortedResultStage(), OrderDependentStage()])
+    monkeypatch.setattr(build_mod, "show_stages", lambda: [])
+    RUNS.clear()
+    episode(show_root, "one", tmp_path)
+    assert build(show_root).ran("one") == ["unsorted", "ordered"]
+    assert build(show_root).ran("one") == []

@@ -1,0 +1,100 @@
+"""The whole pipeline on the sample show, through the real command line: build, rebuild nothing, status, repair.
+
+One full build of a copy of ``episodes/`` (real ffmpeg, the real Whisper model, real audiograms) is shared by the
+tests in this module; the tests that change things work on their own copies of the built tree.
+"""
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, kindcast
+
+pytestmark = pytest.mark.slow
+
+
+def snapshot(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("sample")
+    shutil.copytree(REPO / "episodes", root / "episodes")
+    if (REPO / "templates").is_dir():
+        shutil.copytree(REPO / "templates", root / "templates")
+    proc = kindcast("build", "--jobs", "2", "--root", root, timeout=1200)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "3 episodes built, 0 up to date, 0 failed" in proc.stdout
+    return root
+
+
+def copy_of(built: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "copy"
+    shutil.copytree(built, root, symlinks=True)
+    return root
+
+
+def test_the_tree_is_complete(built: Path):
+    import podcastparser
+
+    feeds = built / "feeds"
+    for name in ("feed.xml", "index.html"):
+        assert (feeds / name).is_file()
+    slugs = sorted(p.name for p in (REPO / "episodes").iterdir() if p.is_dir())
+    with open(feeds / "feed.xml", "rb") as fh:
+        parsed = podcastparser.parse("https://radical-kindness.example.org/podcast/feed.xml", fh)
+    assert len(parsed["episodes"]) == len(slugs) == 3
+    for slug in slugs:
+        out = feeds / "episodes" / slug
+        assert (out / f"{slug}.mp3").stat().st_size > 10_000
+        for ext in ("json", "vtt", "srt", "txt"):
+            assert (out / f"transcript.{ext}").stat().st_size > 0
+        assert (out / "notes.html").is_file() and (out / "notes.md").is_file()
+        assert list((out / "audiograms").glob("*-square.mp4")), slug
+    sizes = {e["enclosures"][0]["url"].rsplit("/", 1)[-1]: e["enclosures"][0]["file_size"] for e in parsed["episodes"]}
+    for slug in slugs:
+        assert sizes[f"{slug}.mp3"] == (feeds / "episodes" / slug / f"{slug}.mp3").stat().st_size
+
+
+def test_nothing_changed_means_nothing_runs_and_nothing_is_rewritten(built: Path):
+    before = snapshot(built / "feeds")
+    started = time.perf_counter()
+    proc = kindcast("build", "--root", built)
+    seconds = time.perf_counter() - started
+    assert proc.returncode == 0, proc.stderr
+    assert "0 episodes built, 3 up to date, 0 failed" in proc.stdout
+    assert "built: show" not in proc.stdout
+    assert snapshot(built / "feeds") == before
+    # The bar is 2 s on a quiet machine (scripts/bench_noop_build.py measures it); a shared CI box gets slack.
+    assert seconds < 6, seconds
+    status = kindcast("status", "--root", built)
+    assert status.returncode == 0 and "will run" not in status.stdout
+
+
+def test_a_killed_build_is_repaired_by_the_next(built: Path, tmp_path: Path):
+    import podcastparser
+
+    root = copy_of(built, tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "build", "--force", "--root", str(root)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    time.sleep(6)  # well inside the forced rebuild (mastering + transcription of three episodes)
+    import os
+
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    # Whatever was killed, the published feed still parses and points at complete files.
+    with open(root / "feeds" / "feed.xml", "rb") as fh:
+        parsed = podcastparser.parse("https://example.org/feed.xml", fh)
+    assert len(parsed["episodes"]) == 3
+    again = kindcast("build", "--root", root)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert not list(root.rglob(".*.tmp*")), "a temporary file survived the repair"
+    final = kindcast("build", "--root", root)
+    assert "0 episodes built, 3 up to date" in final.stdout
