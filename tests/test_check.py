@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-from conftest import REPO, kindcast, make_artwork, synth, write_episode
+from conftest import REPO, kindcast, synth, write_episode
 
 
 def good_front(**overrides) -> dict:

@@ -113,8 +113,6 @@ def test_changes_rerun_only_what_depends_on_them(engine, show_root, tmp_path):
 
 
 def test_status_says_why(engine, show_root, tmp_path):
-    from conftest import kindcast  # noqa: F401  (status is also covered through the CLI in test_e2e)
-
     episode(show_root, "one", tmp_path)
     report = build(show_root, dry=True)
     assert [r.reason for r in report.episodes["one"].runs] == ["never built", "never built"]
