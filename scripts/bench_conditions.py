@@ -8,7 +8,8 @@ and the time to answer on a synthetic one-hour transcript.
 Passages (tests/data/conditions/): tune.yaml (the prototypes, keywords and weights were adjusted looking at these);
 heldout.yaml (32, first scored before any tuning, its misses seen from then on); heldout2.yaml (30, written after
 that and scored once; then used for development too); heldout3.yaml (30, written before the last round of changes and
-scored once, at the end). The calibration was fitted on tune + heldout + heldout2. The baseline ranks the paper's ten condition sections
+scored once, at the end); heldout4.yaml (30, of the issue's kind, written blind by
+someone who saw neither the method nor its scores, scored once). The calibration was fitted on tune + heldout + heldout2. The baseline ranks the paper's ten condition sections
 (read from ../shared/seeds/cultivating-radical-kindness.txt when present) by TF-IDF cosine similarity.
 """
 from __future__ import annotations
