@@ -64,12 +64,6 @@ class Taxonomy(BaseModel):
                 return cond
         return None
 
-    def by_id(self, cond_id: int) -> Condition:
-        found = self.resolve(cond_id)
-        if found is None:
-            raise KeyError(cond_id)
-        return found
-
     def describe_known(self) -> str:
         ids = [c.id for c in self.conditions]
         return f"known: ids {min(ids)}-{max(ids)} or slugs such as '{self.conditions[0].slug}'"

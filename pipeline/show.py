@@ -180,10 +180,6 @@ class Episode:
     guid: str  # meta.guid, or one derived from the slug when the producer has none (a warning says so)
     conditions: tuple[int, ...]  # manual tags resolved to ids
 
-    @property
-    def people(self) -> list[Person]:
-        return list(self.meta.guests)
-
 
 @dataclass(frozen=True)
 class Show:

@@ -60,11 +60,6 @@ class StateFile:
         self._dirty = True
         self.save()
 
-    def forget(self, name: str) -> None:
-        if self.data.pop(name, None) is not None:
-            self._dirty = True
-            self.save()
-
     def touch_inputs(self, name: str, inputs: dict) -> None:
         """Content unchanged but size/mtime moved: remember the new stat so the next check is fast again."""
         self.data[name]["fingerprint"]["inputs"] = inputs

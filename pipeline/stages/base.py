@@ -41,10 +41,6 @@ class EpisodeContext:
         """``.kindcast/work/<slug>/``: intermediate files, never published."""
         return self.root / STATE_DIR / "work" / self.episode.slug
 
-    @property
-    def label(self) -> str:
-        return self.episode.slug
-
 
 @dataclass(frozen=True)
 class EpisodeRecord:
@@ -72,10 +68,6 @@ class ShowContext:
     @property
     def work_dir(self) -> Path:
         return self.root / STATE_DIR / "work" / "_show"
-
-    @property
-    def label(self) -> str:
-        return "show"
 
 
 class Stage:
