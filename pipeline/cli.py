@@ -53,14 +53,11 @@ def check(ctx: click.Context, root: Path | None) -> None:
     """Validate the show and every episode; list every problem; exit 1 if any."""
     from pipeline.show import load_project
 
-    from pipeline.errors import Problem
     from pipeline.templating import templates_for
 
     base = resolve_root(ctx, root)
     project = load_project(base)
-    # each template line reads "templates/x.html: line N: what is wrong"
-    template_problems = [Problem(*(line.split(": ", 2) + ["", ""])[:3]) for line in templates_for(base).check()]
-    problems = project.problems + template_problems
+    problems = project.problems + templates_for(base).check()
     _print_problems(problems, project.warnings)
     if problems:
         raise ValidationFailed(problems)

@@ -22,7 +22,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-from pipeline.errors import KindcastError
+from pipeline.errors import KindcastError, Problem
 
 PACKAGED_TEMPLATES = Path(__file__).parent / "templates"
 SHOW_TEMPLATES = "templates"  # relative to the show root
@@ -171,7 +171,7 @@ class Templates:
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise KindcastError(f"{where}: line {line}: error while rendering template '{name}': {message}") from None
 
-    def check(self) -> list[str]:
+    def check(self) -> list[Problem]:
         """Syntax problems in the show's own templates, one line each (for ``kindcast check``: found before any
         audio is processed, not when the notes stage reaches them)."""
         from jinja2 import TemplateSyntaxError
@@ -188,9 +188,9 @@ class Templates:
             try:
                 self.env.parse(path.read_text(encoding="utf-8"), name, str(path))
             except TemplateSyntaxError as exc:
-                problems.append(f"{self.display(path)}: line {exc.lineno}: template syntax error: {exc.message}")
+                problems.append(Problem(self.display(path), f"line {exc.lineno}", f"template syntax error: {exc.message}"))
             except UnicodeDecodeError:
-                problems.append(f"{self.display(path)}: not UTF-8 text")
+                problems.append(Problem(self.display(path), "", "not UTF-8 text"))
         return problems
 
     def _template_frame(self, exc: BaseException) -> tuple[str | None, int | None]:

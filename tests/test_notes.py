@@ -312,5 +312,5 @@ def test_check_templates_finds_syntax_errors_before_a_build(tmp_path):
     (folder / "README.md").write_text("How we changed the theme: {{ like this }\n")  # not a template
     (folder / "style.css").write_text("body { color: red; }\n")
     (folder / "index.html").write_text("{% extends 'base.html' %}\n{% block main %}\n{{ show.title }\n{% endblock %}\n")
-    assert templates_for(root).check() == [
+    assert [str(p) for p in templates_for(root).check()] == [
         "templates/index.html: line 3: template syntax error: unexpected '}'"]
