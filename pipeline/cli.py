@@ -53,7 +53,7 @@ def check(ctx: click.Context, root: Path | None) -> None:
     """Validate the show and every episode; list every problem; exit 1 if any."""
     from pipeline.show import load_project
 
-    from pipeline.templating import templates_for
+    from pipeline.web.templating import templates_for
 
     base = resolve_root(ctx, root)
     project = load_project(base)
@@ -132,7 +132,7 @@ def new(ctx: click.Context, slug: str, audio: Path, title: str | None, root: Pat
 @click.pass_context
 def build(ctx: click.Context, only: str | None, force: bool, jobs: int, root: Path | None) -> None:
     """Build the show into feeds/, redoing only what changed."""
-    from pipeline.build import build as run_build
+    from pipeline.engine.build import build as run_build
     from pipeline.progress import Reporter
 
     base = resolve_root(ctx, root)
@@ -183,7 +183,7 @@ def _summarise(report) -> None:
 @click.pass_context
 def status(ctx: click.Context, only: str | None, root: Path | None) -> None:
     """Per episode and stage: up to date, or why it will run."""
-    from pipeline.build import SHOW_UNIT, build as run_build
+    from pipeline.engine.build import SHOW_UNIT, build as run_build
 
     report = run_build(resolve_root(ctx, root), only=only, dry=True)
     units = sorted(report.episodes.items()) + ([(SHOW_UNIT, report.show)] if report.show else [])
@@ -221,13 +221,15 @@ def serve(ctx: click.Context, port: int, bind: str, root: Path | None) -> None:
             pass
 
 
-# Single-file commands, one module each (they mirror the stages).
-# --- stage commands (each helper adds one import line here) ---
-from pipeline.commands import conditions as _conditions_cmd; _conditions_cmd.register(cli)  # noqa: E402,E702
-from pipeline.commands import master as _master_cmd; _master_cmd.register(cli)  # noqa: E402,E702
-from pipeline.commands import transcribe as _transcribe_cmd; _transcribe_cmd.register(cli)  # noqa: E402,E702
-from pipeline.commands import audiogram as _audiogram_cmd; _audiogram_cmd.register(cli)  # noqa: E402,E702
-# --- end stage commands ---
+def _register_commands() -> None:
+    """The single-file commands, one module each (they mirror the stages)."""
+    from pipeline.commands import audiogram, conditions, master, transcribe
+
+    for module in (conditions, master, transcribe, audiogram):
+        module.register(cli)
+
+
+_register_commands()
 
 
 def main(argv: list[str] | None = None) -> int:

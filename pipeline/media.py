@@ -11,7 +11,8 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from collections import deque
+from typing import Callable, Iterable, Sequence
 
 from pipeline.errors import KindcastError
 
@@ -92,7 +93,43 @@ def _decode_duration(container, stream) -> float:
     return end
 
 
-_TIME = re.compile(r"out_time_(?:us|ms)=(\d+)")
+# --- running ffmpeg: the one way kindcast starts it ------------------------------------------------------------------
+
+OUT_TIME = re.compile(r"^out_time_us=(\d+)")
+_PROGRESS_LINES = ("out_time", "progress=", "total_size", "bitrate=", "speed=", "frame=", "fps=", "stream_",
+                   "dup_frames", "drop_frames")
+_INFO_LINES = ("Parsed_ebur128", "silence_")  # measurement output, not an error message
+
+
+def ffmpeg_command(args: Sequence[str], ffmpeg: str | None = None) -> list[str]:
+    return [ffmpeg_path(ffmpeg), "-hide_banner", "-nostdin", "-y", *args]
+
+
+def start_ffmpeg(args: Sequence[str], *, ffmpeg: str | None = None, stdin=None, stdout=None,
+                 cwd: str | None = None, text: bool = True) -> subprocess.Popen:
+    """Start ffmpeg with ``args`` (without the binary); its stderr is a pipe to read with :func:`stream_stderr`."""
+    return subprocess.Popen(ffmpeg_command(args, ffmpeg), stdin=subprocess.DEVNULL if stdin is None else stdin,
+                            stdout=subprocess.DEVNULL if stdout is None else stdout, stderr=subprocess.PIPE,
+                            cwd=cwd, **({"text": True, "errors": "replace"} if text else {}))
+
+
+def stream_stderr(proc: subprocess.Popen, on_line: Callable[[str], None] | None = None) -> deque:
+    """Feed every stderr line of ``proc`` to ``on_line``; return the last few lines worth quoting in an error."""
+    tail: deque = deque(maxlen=12)
+    assert proc.stderr is not None
+    for raw in proc.stderr:
+        line = raw.rstrip("\n") if isinstance(raw, str) else raw.decode("utf-8", "replace").rstrip("\n")
+        if on_line is not None:
+            on_line(line)
+        if line and not line.startswith(_PROGRESS_LINES):
+            tail.append(line.strip())
+    return tail
+
+
+def ffmpeg_failed(what: str, tail: Iterable[str]) -> KindcastError:
+    """The one-line error for a failed ffmpeg run: ``what`` and the last lines ffmpeg said."""
+    lines = [t for t in tail if not any(k in t for k in _INFO_LINES)][-3:]
+    return KindcastError(f"{what}: ffmpeg failed: {' | '.join(lines) or 'no message'}")
 
 
 def run_ffmpeg(
@@ -102,38 +139,39 @@ def run_ffmpeg(
     duration: float | None = None,
     progress: Callable[[float], None] | None = None,
     what: str = "ffmpeg",
+    on_line: Callable[[str], None] | None = None,
 ) -> str:
-    """Run ffmpeg with ``args`` (without the binary), streaming; return its stderr text.
+    """Run ffmpeg with ``args`` (without the binary), streaming; return its stderr text (progress lines left out).
 
-    With ``duration`` and ``progress``, calls ``progress(fraction)`` as ffmpeg reports its output time.
-    Raises KindcastError with the last lines of ffmpeg's message when it fails.
+    With ``duration`` and ``progress``, calls ``progress(fraction)`` as ffmpeg reports its output time; ``on_line``
+    sees every stderr line as it comes. Raises KindcastError with the last lines of ffmpeg's message when it fails.
     """
-    cmd = [ffmpeg_path(ffmpeg), "-hide_banner", "-nostdin", "-y"]
-    if progress is not None and duration:
-        cmd += ["-progress", "pipe:1", "-nostats"]
-    cmd += list(args)
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace")
-    stderr_chunks: list[str] = []
+    report = progress is not None and bool(duration)
+    kept: list[str] = []
 
-    import threading
-
-    def drain() -> None:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            stderr_chunks.append(line)
-
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if progress is not None and duration:
-            match = _TIME.search(line)
+    def line_seen(line: str) -> None:
+        if report:
+            match = OUT_TIME.match(line)
             if match:
                 progress(min(1.0, int(match.group(1)) / 1_000_000 / duration))
+                return
+        if not line.startswith(_PROGRESS_LINES):
+            kept.append(line)
+        if on_line is not None:
+            on_line(line)
+
+    proc = start_ffmpeg((["-nostats", "-progress", "pipe:2"] if report else []) + list(args), ffmpeg=ffmpeg)
+    tail = stream_stderr(proc, line_seen)
     proc.wait()
-    reader.join()
-    stderr = "".join(stderr_chunks)
     if proc.returncode != 0:
-        tail = " | ".join(line.strip() for line in stderr.strip().splitlines()[-3:])
-        raise KindcastError(f"{what}: ffmpeg failed: {tail}")
-    return stderr
+        raise ffmpeg_failed(what, tail)
+    return "\n".join(kept)
+
+
+def ffmpeg_output(args: Sequence[str], *, ffmpeg: str | None = None, what: str = "ffmpeg") -> bytes:
+    """Run ffmpeg and return what it writes to its standard output (e.g. raw samples of a short clip)."""
+    proc = start_ffmpeg(["-loglevel", "error", *args], ffmpeg=ffmpeg, stdout=subprocess.PIPE, text=False)
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        raise ffmpeg_failed(what, err.decode("utf-8", "replace").splitlines())
+    return out

@@ -17,7 +17,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator, model_validator
 
-from pipeline.conditions import Taxonomy, load_taxonomy
+from pipeline.apple import category_problems, check_artwork
+from pipeline.conditions.taxonomy import Taxonomy, load_taxonomy
 from pipeline.errors import KindcastError, Problem
 from pipeline.media import AUDIO_EXTENSIONS, probe_audio
 from pipeline.settings import Settings
@@ -27,8 +28,7 @@ EPISODES_DIR = "episodes"
 SHOW_FILE = "show.yaml"
 EPISODE_FILE = "episode.md"
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
-ARTWORK_MIN, ARTWORK_MAX = 1400, 3000
-SOUNDBITE_MIN, SOUNDBITE_MAX = 15.0, 90.0
+SOUNDBITE_MIN, SOUNDBITE_MAX = 15.0, 90.0  # seconds: social video; Podcasting 2.0's soundbites may run to 120
 
 
 class Model(BaseModel):
@@ -275,33 +275,6 @@ def read_front_matter(path: Path) -> tuple[dict, str]:
     return data, parts[2].lstrip("\n")
 
 
-def check_artwork(path: Path, file: str, field_name: str) -> list[Problem]:
-    """Apple's rules: square, 1400-3000 px, RGB, JPEG or PNG with a matching extension."""
-    from PIL import Image, UnidentifiedImageError
-
-    if not path.is_file():
-        return [Problem(file, field_name, f"{path.name}: file not found")]
-    try:
-        with Image.open(path) as img:
-            fmt, (w, h), mode = img.format, img.size, img.mode
-    except (UnidentifiedImageError, OSError):
-        return [Problem(file, field_name, f"{path.name}: not a readable image")]
-    problems = []
-    if fmt not in ("JPEG", "PNG"):
-        problems.append(Problem(file, field_name, f"{path.name}: must be JPEG or PNG (is {fmt})"))
-    else:
-        expected = (".jpg", ".jpeg") if fmt == "JPEG" else (".png",)
-        if path.suffix.lower() not in expected:
-            problems.append(Problem(file, field_name, f"{path.name}: the content is {fmt} but the extension says otherwise"))
-    if w != h:
-        problems.append(Problem(file, field_name, f"{path.name}: must be square (is {w}x{h})"))
-    if not (ARTWORK_MIN <= w <= ARTWORK_MAX and ARTWORK_MIN <= h <= ARTWORK_MAX):
-        problems.append(Problem(file, field_name, f"{path.name}: must be {ARTWORK_MIN}-{ARTWORK_MAX} px a side (is {w}x{h})"))
-    if mode not in ("RGB",):
-        problems.append(Problem(file, field_name, f"{path.name}: must be RGB colour (is {mode})"))
-    return problems
-
-
 def load_show(root: Path) -> tuple[Show | None, list[Problem]]:
     root = Path(root)
     path = root / EPISODES_DIR / SHOW_FILE
@@ -319,8 +292,6 @@ def load_show(root: Path) -> tuple[Show | None, list[Problem]]:
     except ValidationError as exc:
         return None, _pydantic_problems(file, exc, ShowMeta)
     problems = check_artwork(root / EPISODES_DIR / meta.artwork, file, "artwork")
-    from pipeline.feed import category_problems  # Apple's category list lives with the feed
-
     problems += [Problem(file, "category", message) for message in category_problems(meta.categories)]
     taxonomy_path = meta.settings.conditions.taxonomy
     try:

@@ -43,6 +43,15 @@ def format_clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def format_timestamp(seconds: float, sep: str = ".") -> str:
+    """``HH:MM:SS.mmm`` for WebVTT (``sep=","`` for SRT)."""
+    ms = int(round(max(0.0, seconds) * 1000))
+    hours, ms = divmod(ms, 3_600_000)
+    minutes, ms = divmod(ms, 60_000)
+    secs, ms = divmod(ms, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}{sep}{ms:03d}"
+
+
 @dataclass(frozen=True)
 class Segment:
     """A kept stretch of the raw recording, ``[raw_start, raw_end)``, placed at ``published_start``."""
@@ -83,14 +92,15 @@ class Timeline:
     def duration(self) -> float:
         return sum(s.length for s in self.segments)
 
-    def to_published(self, raw: float) -> float | None:
-        """Published time of a raw time; a time inside a removed stretch moves to where the next kept one starts.
+    def to_published(self, raw: float, *, removed: str = "next") -> float | None:
+        """Published time of a raw time. A time inside a removed stretch moves to where the next kept one starts
+        (``removed="next"``), or gives None (``removed="none"``: that moment is not published).
 
         Returns None when the raw time lies after everything that was kept.
         """
         for seg in self.segments:
             if raw < seg.raw_start:
-                return seg.published_start
+                return seg.published_start if removed == "next" else None
             if raw < seg.raw_end:
                 return seg.published_start + (raw - seg.raw_start)
         return None

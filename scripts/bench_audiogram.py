@@ -33,7 +33,7 @@ def main() -> int:
 
     from PIL import Image
 
-    from pipeline.audiogram import Theme, find_fonts, make_clip, transcribe_clip
+    from pipeline.video.audiogram import Theme, find_fonts, make_clip, transcribe_clip
     from pipeline.media import ffmpeg_path
 
     ffmpeg = ffmpeg_path()

@@ -32,8 +32,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pipeline.conditions import load_taxonomy  # noqa: E402
-from pipeline.suggest import Suggester, split_sentences  # noqa: E402
+from pipeline.conditions.taxonomy import load_taxonomy  # noqa: E402
+from pipeline.conditions.suggest import Suggester, split_sentences  # noqa: E402
 
 DATA = REPO / "tests" / "data" / "conditions"
 PAPER = REPO.parent / "shared" / "seeds" / "cultivating-radical-kindness.txt"
@@ -178,7 +178,7 @@ def main() -> int:
             data = json.loads(big.read_text())
             n_words = len(data["segments"])
             t0 = time.perf_counter()
-            from pipeline.suggest import read_document
+            from pipeline.conditions.suggest import read_document
 
             sents = read_document(big)
             sug.rank(sents)

@@ -27,7 +27,7 @@ def main() -> None:
     from conftest import make_show, synth, write_episode
 
     from pipeline.show import load_project
-    from pipeline.stages.base import EpisodeRecord, ShowContext
+    from pipeline.engine.stage import EpisodeRecord, ShowContext
     from pipeline.stages.feed import FeedStage
 
     with tempfile.TemporaryDirectory() as tmp:

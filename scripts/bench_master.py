@@ -102,7 +102,8 @@ def part_short(tmp: Path, runs: int) -> None:
 LONG_RUNNER = r"""
 import json, resource, sys, time
 from pathlib import Path
-from pipeline.mastering import ChapterMark, MasterJob, TagInfo, master
+from pipeline.audio.master import MasterJob, master
+from pipeline.audio.tags import ChapterMark, TagInfo
 src, out, seconds = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])
 cuts = ((seconds * 0.25, seconds * 0.25 + 60.0), (seconds * 0.6, seconds * 0.6 + 30.0))
 chapters = tuple(ChapterMark(seconds * i / 10, f"Part {i + 1}") for i in range(10))

@@ -38,7 +38,7 @@ def main() -> None:
     from test_notes import NOTES, upstream_results
 
     from pipeline.show import load_project
-    from pipeline.stages.base import EpisodeContext, EpisodeRecord, ShowContext
+    from pipeline.engine.stage import EpisodeContext, EpisodeRecord, ShowContext
     from pipeline.stages.notes import NotesStage
     from pipeline.stages.site import SiteStage
 

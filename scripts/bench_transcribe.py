@@ -93,7 +93,7 @@ def main() -> None:
 
     from faster_whisper import WhisperModel
 
-    from pipeline import transcribe as core
+    from pipeline.speech import whisper as core
     from pipeline.media import ffmpeg_path
 
     model_dir = core.resolve_model(None)

@@ -61,7 +61,7 @@ DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 def apple_categories() -> dict[str, tuple[str, ...]]:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from pipeline.feed import APPLE_CATEGORIES
+    from pipeline.apple import APPLE_CATEGORIES
 
     return APPLE_CATEGORIES
 

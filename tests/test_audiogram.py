@@ -101,7 +101,7 @@ def norm(word: str) -> str:
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("tesseract") is None, reason="needs tesseract-ocr (Debian package)")
 def test_square_60s_captions_follow_speech(tmp_path):
-    from pipeline.audiogram import make_clip
+    from pipeline.video.audiogram import make_clip
 
     art = make_artwork(tmp_path / "art.png", 1400, (40, 120, 90))
     out = tmp_path / "clip-square.mp4"
@@ -141,8 +141,8 @@ def test_square_60s_captions_follow_speech(tmp_path):
 
 @pytest.mark.slow
 def test_vertical_and_landscape_short_clip(tmp_path):
-    from pipeline.audiogram import make_clip
-    from pipeline.captions import Word
+    from pipeline.video.audiogram import make_clip
+    from pipeline.speech.transcript import Word
 
     words = [Word(3.0 + 0.5 * i, 3.4 + 0.5 * i, w) for i, w in enumerate("kindness is a daily practice".split())]
     outs = {"vertical": tmp_path / "v.mp4", "landscape": tmp_path / "l.mp4"}
@@ -167,8 +167,9 @@ def _ass_events(script: str) -> list[tuple[float, float, str]]:
 
 
 def test_captions_highlight_each_word_and_never_outlive_the_clip():
-    from pipeline.audiogram import Theme, caption_script, find_fonts, layout_for
-    from pipeline.captions import Word, clip_words
+    from pipeline.video.audiogram import Theme, caption_script, find_fonts, layout_for
+    from pipeline.speech.transcript import Word
+    from pipeline.video.captions import clip_words
 
     text = ("Printing, in the only sense with which we are at present concerned, differs from most if not from all "
             "the arts and crafts represented in the Exhibition").split()
@@ -195,7 +196,7 @@ def test_captions_highlight_each_word_and_never_outlive_the_clip():
 
 
 def test_theme_and_fonts_errors(tmp_path):
-    from pipeline.audiogram import Theme, find_fonts
+    from pipeline.video.audiogram import Theme, find_fonts
     from pipeline.errors import KindcastError
 
     with pytest.raises(KindcastError, match=r"settings.audiogram.theme.font: 'Comic Sans MS' is not installed"):
@@ -205,7 +206,7 @@ def test_theme_and_fonts_errors(tmp_path):
     with pytest.raises(KindcastError, match="unknown key 'colour'"):
         Theme.from_settings({"colour": "#fff"})
     # A show's own font folder: the font is found by the family name inside the file.
-    from pipeline.audiogram import packaged_fonts_dir
+    from pipeline.video.audiogram import packaged_fonts_dir
 
     own = tmp_path / "templates" / "fonts"
     own.mkdir(parents=True)
@@ -217,7 +218,7 @@ def test_theme_and_fonts_errors(tmp_path):
 # --- clip choice ---------------------------------------------------------------------------------------------------
 
 def _sentence_words(sentences: list[tuple[float, str]]):
-    from pipeline.captions import Word
+    from pipeline.speech.transcript import Word
 
     out = []
     for start, text in sentences:
@@ -229,7 +230,7 @@ def _sentence_words(sentences: list[tuple[float, str]]):
 
 
 def test_pick_clip_prefers_condition_evidence_and_sentence_bounds():
-    from pipeline.stages.audiogram import pick_clip
+    from pipeline.video.clips import pick_clip
 
     # 20 sentences of 10 words each (4 s), one every 6 s: 120 s of audio.
     text = "one two three four five six seven eight nine ten."
@@ -243,7 +244,7 @@ def test_pick_clip_prefers_condition_evidence_and_sentence_bounds():
     assert any(abs(end - (6.0 * i + 3.9)) < 0.01 for i in range(20))  # ends at a sentence end
     # Without evidence: the densest speech wins (sentences 10-14 are spoken twice as fast).
     fast = _sentence_words([(6.0 * i, text) for i in range(10)])
-    from pipeline.captions import Word
+    from pipeline.speech.transcript import Word
 
     dense = [Word(60 + 0.2 * k, 60.15 + 0.2 * k, "word." if k % 10 == 9 else "word") for k in range(120)]
     slow = _sentence_words([(90.0 + 6.0 * i, text) for i in range(5)])
@@ -258,7 +259,7 @@ def test_pick_clip_prefers_condition_evidence_and_sentence_bounds():
 def test_stage_renders_soundbites_on_the_published_timeline(tmp_path):
     from pipeline.show import load_project
     from pipeline.stages.audiogram import AudiogramStage
-    from pipeline.stages.base import EpisodeContext
+    from pipeline.engine.stage import EpisodeContext
     from pipeline.timeline import Timeline
 
     root = make_show(tmp_path / "show", settings={"audiogram": {"sizes": ["square"],
@@ -339,7 +340,7 @@ def test_cli_renders_with_no_system_fonts(tmp_path):
 
 
 def test_output_names_for_all_sizes(tmp_path):
-    from pipeline.audiogram import output_names
+    from pipeline.video.audiogram import output_names
 
     assert output_names(tmp_path / "x.mp4", ["square"]) == {"square": tmp_path / "x.mp4"}
     assert output_names(tmp_path / "x", ["square", "vertical", "landscape"]) == {
@@ -350,7 +351,7 @@ def test_output_names_for_all_sizes(tmp_path):
 def test_stage_without_soundbites_on_audio_too_short_for_a_clip(tmp_path):
     from pipeline.show import load_project
     from pipeline.stages.audiogram import AudiogramStage
-    from pipeline.stages.base import EpisodeContext
+    from pipeline.engine.stage import EpisodeContext
     from pipeline.timeline import Timeline
 
     root = make_show(tmp_path / "show")

@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from conftest import REPO, kindcast
-from pipeline.conditions import load_taxonomy
+from pipeline.conditions.taxonomy import load_taxonomy
 from pipeline.errors import KindcastError
-from pipeline.suggest import Sentence, Suggester, read_document, split_sentences, suggest
+from pipeline.conditions.suggest import Sentence, Suggester, read_document, split_sentences, suggest
 
 DATA = REPO / "tests" / "data" / "conditions"
 
@@ -67,7 +67,7 @@ def test_packaged_prototype_vectors_match_the_taxonomy(suggester):
     (python scripts/bench_conditions.py --write-vectors) whenever conditions.yaml changes."""
     import numpy as np
 
-    from pipeline.suggest import PACKAGED_VECTORS
+    from pipeline.conditions.suggest import PACKAGED_VECTORS
 
     with np.load(PACKAGED_VECTORS) as data:
         assert str(data["key"]) == suggester.prototype_key()
@@ -275,7 +275,8 @@ def test_one_hour_transcript_is_answered_fast(tmp_path):
 
 
 def test_phrase_level_segments_are_split_into_sentences(tmp_path):
-    """Transcripts from other tools may hold whole phrases per segment: sentences inside one get a share of its time."""
+    """Transcripts from other tools may hold whole phrases per segment: each word gets a share of its segment's time
+    by its length (the one transcript reader, speech.transcript), so a sentence inside one gets its words' share."""
     path = tmp_path / "phrases.json"
     path.write_text(json.dumps({"version": "1.0.0", "segments": [
         {"startTime": 10.0, "endTime": 14.0, "body": "We met every week. It changed everything for us"},
@@ -283,5 +284,6 @@ def test_phrase_level_segments_are_split_into_sentences(tmp_path):
     ]}))
     sents = read_document(path)
     assert [s.text for s in sents] == ["We met every week.", "It changed everything for us in the end."]
-    assert sents[0].start == 10.0 and sents[0].end == pytest.approx(10 + 4 * 4 / 9, abs=1e-3)  # 4 of 9 words
-    assert sents[1].start == pytest.approx(10 + 4 * 4 / 9, abs=1e-3) and sents[1].end == 16.0
+    share = 4 * 15 / 39  # "We met every week." is 15 of the segment's 39 letters and marks
+    assert sents[0].start == 10.0 and sents[0].end == pytest.approx(10 + share, abs=1e-3)
+    assert sents[1].start == pytest.approx(10 + share, abs=1e-3) and sents[1].end == 16.0

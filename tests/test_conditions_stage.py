@@ -10,7 +10,7 @@ import pytest
 
 from conftest import kindcast, synth, write_episode
 from pipeline.show import load_project
-from pipeline.stages.base import EpisodeContext
+from pipeline.engine.stage import EpisodeContext
 from pipeline.stages.tag import TagStage
 
 RUMOUR = [

@@ -1,6 +1,6 @@
 """The build engine with small real stages: skip what is fresh, say why, record only after success, isolate failures.
 
-These tests swap the stage list (``pipeline.build.episode_stages``) for small stages that really read and write files,
+These tests swap the stage list (``pipeline.engine.build.episode_stages``) for small stages that really read and write files,
 so they exercise the engine alone; the real stages are exercised by their own tests and by test_e2e.
 """
 from __future__ import annotations
@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-import pipeline.build as build_mod
-from pipeline.build import build, state_path
+import pipeline.engine.build as build_mod
+from pipeline.engine.build import build, state_path
 from pipeline.errors import KindcastError
 from pipeline.fsutil import write_bytes, write_text
-from pipeline.stages.base import Stage
+from pipeline.engine.stage import Stage
 from pipeline.stages.probe import ProbeStage
 
 from conftest import synth, write_episode

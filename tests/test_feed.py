@@ -21,7 +21,7 @@ from conftest import REPO, make_artwork, make_show, synth, write_episode
 
 from pipeline.errors import KindcastError
 from pipeline.show import load_project
-from pipeline.stages.base import EpisodeRecord, ShowContext
+from pipeline.engine.stage import EpisodeRecord, ShowContext
 from pipeline.stages.feed import FeedStage
 
 ITUNES = "{http://www.itunes.com/dtds/podcast-1.0.dtd}"
@@ -251,8 +251,9 @@ def test_descriptions_are_apple_html(built):
     root, ctx, data, _ = built
     items = {i.findtext("guid"): i for i in xml(data).find("channel").findall("item")}
     notes = items["kc-0001"].findtext("{http://purl.org/rss/1.0/modules/content/}encoded")
+    # one sanitizer for pages and feed: a heading becomes a paragraph (Apple takes no h1-h6)
     assert notes == ('<p>Notes with <strong>bold</strong> and <a href="https://example.org/n">a link</a>.</p>'
-                     "Heading<ul><li>one</li></ul>")
+                     "<p>Heading</p><ul><li>one</li></ul>")
     assert items["kc-0001"].findtext("description") == notes
     assert b"<![CDATA[<p>Notes with" in data
     # no notes result: the first paragraph of episode.md, Markdown rendered to allowed HTML

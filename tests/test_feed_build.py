@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from conftest import REPO, ffmpeg_exe, make_show, synth, write_episode
 
-import pipeline.build as build_mod
-from pipeline.build import SHOW_UNIT, build
-from pipeline.stages.base import Stage
+import pipeline.engine.build as build_mod
+from pipeline.engine.build import SHOW_UNIT, build
+from pipeline.engine.stage import Stage
 from pipeline.stages.feed import FeedStage
 from pipeline.stages.probe import ProbeStage
 

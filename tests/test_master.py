@@ -11,7 +11,8 @@ import pytest
 
 from conftest import SPEECH, ffmpeg_exe, kindcast, make_show, synth, write_episode
 from pipeline.errors import KindcastError
-from pipeline.mastering import ChapterMark, MasterJob, TagInfo, master
+from pipeline.audio.master import MasterJob, master
+from pipeline.audio.tags import ChapterMark, TagInfo
 
 LJ = SPEECH / "ljspeech_LJ001-0001_to_0032.16k.flac"
 
@@ -233,7 +234,8 @@ def test_build_masters_each_episode_once_and_a_bad_one_does_not_stop_the_others(
 def test_sound_bounds_skip_blips_at_the_ends():
     from array import array
 
-    from pipeline.mastering import Measurement, sound_bounds
+    from pipeline.audio.measure import Measurement
+    from pipeline.audio.plan import sound_bounds
 
     def bounds(silences, duration=60.0):
         return sound_bounds(Measurement(duration, array("d"), array("d"), silences, None), duration)

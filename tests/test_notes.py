@@ -11,9 +11,10 @@ import pytest
 from conftest import make_show, synth, write_episode
 from pipeline.errors import KindcastError
 from pipeline.show import load_project
-from pipeline.stages.base import EpisodeContext, check, fingerprint
+from pipeline.engine.stage import EpisodeContext, check, fingerprint
 from pipeline.stages.notes import NotesStage
-from pipeline.templating import PACKAGED_TEMPLATES, sanitize_html
+from pipeline.web.sanitize import clean_feed
+from pipeline.web.templating import PACKAGED_TEMPLATES
 
 EVIL_TITLE = "Kindness <script>alert('t')</script> & friends"
 NOTES = """We talk about *mixing* with <b>raw html</b> and <script>alert('n')</script>.
@@ -179,7 +180,7 @@ def test_sanitize_html_cuts_down_to_allowed_tags():
     dirty = ('<h2>Head</h2><div class="x"><p>One <b>bold</b> <i>it</i> <img src="x.png"> <span>two</span></p>'
              '<script>alert(1)</script><style>p{}</style><p>a<br/>b <a href="javascript:alert(1)">bad</a> '
              '<a href="more.html" onclick="x()">rel</a></p></div><table><tr><td>cell</td></tr></table>')
-    clean = sanitize_html(dirty, base_url="https://ex.org/ep/notes.html")
+    clean = clean_feed(dirty, base_url="https://ex.org/ep/notes.html")
     assert clean == ('<p>Head</p><p>One <strong>bold</strong> <em>it</em>  two</p><p>a<br>b bad '
                      '<a href="https://ex.org/ep/more.html">rel</a></p>cell')
 
@@ -284,7 +285,7 @@ def test_metadata_change_rebuilds(tmp_path):
 
 
 def test_long_description_is_cut_to_apples_limit(tmp_path):
-    from pipeline.stages.notes import DESCRIPTION_LIMIT
+    from pipeline.apple import DESCRIPTION_LIMIT
 
     paragraph = "Neighbours & strangers <met> at the allotment and swapped seeds, stories and recipes. " * 8
     long_notes = "\n\n".join([paragraph] * 8)  # about 5500 characters of notes
@@ -304,7 +305,7 @@ def test_long_description_is_cut_to_apples_limit(tmp_path):
 
 
 def test_check_templates_finds_syntax_errors_before_a_build(tmp_path):
-    from pipeline.templating import templates_for
+    from pipeline.web.templating import templates_for
 
     root = tiny_show(tmp_path)
     folder = root / "templates"

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import make_artwork, synth
 from pipeline.show import load_project
-from pipeline.stages.base import EpisodeRecord, ShowContext, check, fingerprint
+from pipeline.engine.stage import EpisodeRecord, ShowContext, check, fingerprint
 from pipeline.stages.notes import NotesStage
 from pipeline.stages.site import SiteStage
 from test_notes import NOTES, Tags, tiny_show, upstream_results
@@ -54,7 +54,7 @@ def build_site(tmp_path: Path) -> tuple[ShowContext, dict]:
                         "audiograms/clip1-square.mp4", "audiograms/clip1-vertical.mp4", "audiograms/clip1.jpg"]:
                 (out / rel).parent.mkdir(parents=True, exist_ok=True)
                 (out / rel).write_bytes(b"x")
-        from pipeline.stages.base import EpisodeContext
+        from pipeline.engine.stage import EpisodeContext
 
         ctx = EpisodeContext(show=project.show, episode=ep, results=results)
         results["notes"] = NotesStage().run(ctx)

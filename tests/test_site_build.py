@@ -35,7 +35,7 @@ def test_build_status_and_template_override(tmp_path):
 
     override = root / "templates" / "base.html"
     override.parent.mkdir()
-    from pipeline.templating import PACKAGED_TEMPLATES
+    from pipeline.web.templating import PACKAGED_TEMPLATES
 
     text = (PACKAGED_TEMPLATES / "base.html").read_text().replace("<main>", "<main data-theme=\"ours\">")
     override.write_text(text)

@@ -13,9 +13,9 @@ import srt
 import webvtt
 
 from conftest import SPEECH, ffmpeg_exe, kindcast, make_show, synth, write_episode
-from pipeline import transcribe as core
+from pipeline.speech import whisper as core
 from pipeline.errors import KindcastError
-from pipeline.transcripts import FILES, LINE_CHARS, Word, load_words, make_cues, to_json, to_srt, to_text, to_vtt, write_all
+from pipeline.speech.transcript import FILES, LINE_CHARS, Word, load_words, make_cues, to_json, to_srt, to_text, to_vtt, write_all
 
 JFK = SPEECH / "jfk.flac"
 STEREO = SPEECH / "stereo_diarization.wav"
@@ -237,7 +237,7 @@ needs_build = pytest.mark.skipif(not _stage_registered(), reason="master and tra
 
 @needs_build
 def test_build_transcribes_the_master_once_and_again_only_when_something_changed(tmp_path, monkeypatch):
-    from pipeline.build import build
+    from pipeline.engine.build import build
 
     calls: list[Path] = []
     options: list[dict] = []
@@ -283,7 +283,7 @@ def test_build_transcribes_the_master_once_and_again_only_when_something_changed
 def test_build_names_speakers_from_a_mono_master_through_the_raw_recording(tmp_path):
     """The master is downmixed to mono: channels are read from the raw stereo recording, times mapped through the
     master's timeline (leading silence trimmed), and the speakers are still named."""
-    from pipeline.build import build
+    from pipeline.engine.build import build
 
     root = make_show(tmp_path / "show", settings={"encode": {"channels": "mono"}},
                      hosts=[{"name": "Lee Left", "role": "host", "channel": "left"}])

@@ -52,8 +52,8 @@ def register(cli: click.Group) -> None:
         """Render a captioned audiogram video of a clip of IN."""
         import time
 
-        from pipeline.audiogram import SHAPES, Theme, find_fonts, make_clip, output_names
-        from pipeline.captions import load_transcript
+        from pipeline.video.audiogram import SHAPES, Theme, find_fonts, make_clip, output_names
+        from pipeline.speech.transcript import load_words
         from pipeline.errors import KindcastError
 
         overrides: dict = {}
@@ -67,7 +67,7 @@ def register(cli: click.Group) -> None:
             raise KindcastError(f"{artwork}: --artwork: file not found")
         if not source.is_file():
             raise KindcastError(f"{source}: no such file")
-        words = load_transcript(transcript) if transcript else None
+        words = load_words(transcript) if transcript else None
         sizes = list(SHAPES) if size == "all" else [size]
         outputs = output_names(out, sizes)
         stem = out.with_suffix("") if out.suffix.lower() == ".mp4" else out

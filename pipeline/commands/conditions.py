@@ -10,7 +10,7 @@ import click
 def _taxonomy(root: Path | None):
     """(taxonomy, model, token budget): the show's own when run in a show folder that configures them, else the
     defaults (the ten conditions, the packaged model)."""
-    from pipeline.conditions import load_taxonomy
+    from pipeline.conditions.taxonomy import load_taxonomy
     from pipeline.errors import KindcastError
     from pipeline.settings import ConditionsSettings
 
@@ -57,7 +57,7 @@ def register(cli: click.Group) -> None:
         FILE is plain text or a Podcasting 2.0 transcript .json (then evidence carries start/end times).
         """
         from pipeline.errors import KindcastError
-        from pipeline.suggest import iter_lines, read_document, suggest
+        from pipeline.conditions.suggest import iter_lines, read_document, suggest
 
         if root is None:
             root = click.get_current_context().find_root().obj

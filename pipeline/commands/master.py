@@ -24,15 +24,13 @@ def register(cli: click.Group) -> None:
     @click.option("--channels", type=click.Choice(["auto", "mono", "stereo"]), default="auto", show_default=True,
                   help="auto keeps a mono recording mono and makes anything else stereo.")
     @click.option("--no-trim", is_flag=True, help="Keep the silence at both ends.")
-    @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=None,
-                  help="Accepted for symmetry with the other commands; not used.")
     def master_cmd(source: Path, dest: Path, target_lufs: float, true_peak: float, bitrate: str, channels: str,
-                   no_trim: bool, root: Path | None) -> None:
+                   no_trim: bool) -> None:
         """Master the recording IN into OUT (.mp3 or .m4a): trim silence, normalise loudness, encode."""
         import re
 
         from pipeline.errors import KindcastError
-        from pipeline.mastering import MasterJob, master
+        from pipeline.audio.master import MasterJob, master
         from pipeline.settings import EncodeSettings, SilenceSettings
 
         fmt = FORMATS.get(dest.suffix.lower())

@@ -28,9 +28,9 @@ def register(cli: click.Group) -> None:
     def transcribe(audio: Path, out_dir: Path | None, model: str | None, language: str | None,
                    speakers: str | None, glossary: str | None, root: Path | None) -> None:
         """Transcribe one audio file with word times: JSON (Podcasting 2.0), VTT, SRT and plain text."""
-        from pipeline import transcribe as core
+        from pipeline.speech import whisper as core
         from pipeline.errors import KindcastError
-        from pipeline.transcripts import write_all
+        from pipeline.speech.transcript import write_all
 
         if not audio.is_file():
             raise KindcastError(f"{audio}: no such file")

@@ -3,7 +3,7 @@
 What the feed says is first gathered into a plain, JSON-able model (:meth:`FeedStage.model`); that model is also the
 stage's params, so the feed is rebuilt exactly when something it shows changes - including a scheduled episode
 whose date has now passed (the list of published episodes is part of the model). Rendering lives in
-``pipeline/feed.py``.
+``pipeline/web/feed.py``.
 
 Episodes never mastered are left out; transcripts, audiogram clips and show notes are used when their stages have
 results and skipped otherwise.
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from pipeline.errors import KindcastError
-from pipeline.stages.base import EpisodeRecord, ShowContext, Stage
+from pipeline.engine.stage import EpisodeRecord, ShowContext, Stage
 
 SHOW_FILE = "episodes/show.yaml"
 
@@ -37,18 +37,19 @@ class FeedStage(Stage):
     # --- what is published ---------------------------------------------------------------------------------------
 
     def published(self, ctx: ShowContext) -> list[EpisodeRecord]:
-        """Episodes that belong in the feed now: mastered, and dated no later than the current UTC time."""
-        now = self._now()
-        return [r for r in ctx.episodes if (r.results.get("master") or {}).get("file") and r.episode.meta.date <= now]
+        """Episodes that belong in the feed now: mastered, and dated no later than the current UTC time; newest first."""
+        from pipeline.web.pages import published
+
+        return published(ctx.episodes, self._now())
 
     def _artwork_name(self, ctx: ShowContext) -> str:
-        from pipeline.feed import published_artwork_name
+        from pipeline.web.artwork import published_artwork_name
 
         return published_artwork_name(ctx.show.meta.artwork)
 
     def _episode_artwork(self, ctx: ShowContext, record: EpisodeRecord) -> tuple[Path, Path] | None:
         """(source, published path) of an episode's own artwork, when it has one."""
-        from pipeline.feed import published_artwork_name
+        from pipeline.web.artwork import published_artwork_name
 
         art = record.episode.meta.artwork
         if not art:
@@ -65,7 +66,7 @@ class FeedStage(Stage):
         return paths
 
     def outputs(self, ctx: ShowContext) -> list[Path]:
-        from pipeline.feed import FEED_FILE
+        from pipeline.web.feed import FEED_FILE
 
         paths = [ctx.out_dir / FEED_FILE, ctx.out_dir / self._artwork_name(ctx)]
         for record in self.published(ctx):
@@ -89,7 +90,8 @@ class FeedStage(Stage):
 
     def model(self, ctx: ShowContext) -> dict:
         """Everything the feed says, as JSON-able data. Never raises: problems are listed and ``run`` reports them."""
-        from pipeline.feed import FEED_FILE, parse_category, podcast_guid, url_join
+        from pipeline.apple import parse_category
+        from pipeline.web.feed import FEED_FILE, podcast_guid, url_join
 
         meta = ctx.show.meta
         base = meta.base_url
@@ -121,13 +123,14 @@ class FeedStage(Stage):
             "funding": [{"url": f.url, "text": f.text} for f in meta.funding],
             "people": [_person(p, "host") for p in meta.hosts],
         }
-        records = sorted(self.published(ctx), key=lambda r: (r.episode.meta.date, r.episode.slug), reverse=True)
-        items = [self._item(ctx, r, problems) for r in records]
+        items = [self._item(ctx, r, problems) for r in self.published(ctx)]
         return {"channel": channel, "items": items, "problems": problems}
 
     def _item(self, ctx: ShowContext, record: EpisodeRecord, problems: list[str]) -> dict:
-        from pipeline.feed import (SOUNDBITE_MAX, SOUNDBITE_MIN, TRANSCRIPT_TYPES, first_paragraph_html,
-                                   sanitize_html, url_join)
+        from pipeline.show import SOUNDBITE_MAX, SOUNDBITE_MIN
+        from pipeline.web.feed import (TRANSCRIPT_TYPES, first_paragraph_html,
+                                   url_join)
+        from pipeline.web.sanitize import clean_feed
 
         ep, results = record.episode, record.results
         meta = ep.meta
@@ -138,7 +141,7 @@ class FeedStage(Stage):
         duration = float(master.get("duration") or 0.0)
 
         notes = results.get("notes") or {}
-        description = sanitize_html(notes.get("description_html") or "")
+        description = clean_feed(notes.get("description_html") or "")
         if not description:
             summary = notes.get("summary") or meta.summary
             description = (f"<p>{html.escape(summary, quote=False)}</p>" if summary else first_paragraph_html(ep.notes))
@@ -228,8 +231,8 @@ class FeedStage(Stage):
 
     def run(self, ctx: ShowContext) -> dict:
         from pipeline import fsutil
-        from pipeline.feed import FEED_FILE, render
-        from pipeline.show import check_artwork
+        from pipeline.web.feed import FEED_FILE, render
+        from pipeline.apple import check_artwork
 
         model = self.model(ctx)
         problems = list(model["problems"])

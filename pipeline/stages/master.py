@@ -3,7 +3,7 @@
 Trims silence at both ends, removes the cuts of ``episode.md``, adds the show's intro/outro music, normalises
 loudness to the show's target (stereo or mono target, true peak verified after encoding), encodes and tags (ID3
 chapters remapped onto the published audio), and writes ``chapters.json`` when the episode has chapters. The work
-itself lives in :mod:`pipeline.mastering`.
+itself lives in :mod:`pipeline.audio.master`.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pipeline.errors import KindcastError
 from pipeline.media import ffmpeg_identity
-from pipeline.stages.base import EpisodeContext, Stage
+from pipeline.engine.stage import EpisodeContext, Stage
 
 
 def _music_path(ctx: EpisodeContext, role: str) -> Path | None:
@@ -78,7 +78,8 @@ class MasterStage(Stage):
 
     def run(self, ctx: EpisodeContext) -> dict:
         from pipeline.fsutil import write_text
-        from pipeline.mastering import ChapterMark, MasterJob, TagInfo, master
+        from pipeline.audio.master import MasterJob, master
+        from pipeline.audio.tags import ChapterMark, TagInfo
 
         s = ctx.show.settings
         meta = ctx.episode.meta

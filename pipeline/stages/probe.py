@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pipeline.media import probe_audio
-from pipeline.stages.base import EpisodeContext, Stage
+from pipeline.engine.stage import EpisodeContext, Stage
 
 
 class ProbeStage(Stage):

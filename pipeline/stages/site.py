@@ -7,50 +7,13 @@ nothing, and everything rendered is in the stage's params, so a change to any of
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from pathlib import Path
 
-from pipeline.stages.base import ShowContext, Stage
-from pipeline.stages.notes import condition_model, episode_model, show_model
+from pipeline.engine.stage import ShowContext, Stage
+from pipeline.web.pages import site_model
 
 SITE_TEMPLATES = ["index.html", "condition.html", "conditions.html"]
 CONDITIONS_DIR = "conditions"
-
-
-def published(records, now: datetime | None = None) -> list:
-    """The records the site lists: mastered, and not dated in the future; newest first."""
-    now = now or datetime.now(timezone.utc)
-    shown = [r for r in records if (r.results.get("master") or {}).get("file") and r.episode.meta.date <= now]
-    return sorted(shown, key=lambda r: (r.episode.meta.date, r.episode.meta.number or 0, r.episode.slug),
-                  reverse=True)
-
-
-def site_model(ctx: ShowContext, now: datetime | None = None) -> dict:
-    """Everything the site's templates render, JSON-able (it is the stage's params too)."""
-    taxonomy = ctx.show.taxonomy
-    episodes = [episode_model(ctx.show, r.episode, r.results, with_notes=False) for r in published(ctx.episodes, now)]
-    conditions = []
-    for cond in taxonomy.conditions:
-        manual = [{"episode": e["slug"], "suggested": False, "quote": None}
-                  for e in episodes if cond.id in [c["id"] for c in e["conditions"]["manual"]]]
-        suggested = []
-        for e in episodes:
-            for s in e["conditions"]["suggested"]:
-                if s["id"] == cond.id:
-                    quote = s["evidence"][0]["text"] if s["evidence"] else None
-                    suggested.append({"episode": e["slug"], "suggested": True, "quote": quote})
-        conditions.append({**condition_model(cond), "items": manual + suggested,
-                           "manual_count": len(manual), "suggested_count": len(suggested)})
-    pillars = [{"pillar": p, "conditions": [c for c in conditions if c["pillar"] == p]} for p in taxonomy.pillars]
-    pillars += [{"pillar": p, "conditions": [c for c in conditions if c["pillar"] == p]}
-                for p in sorted({c["pillar"] for c in conditions} - set(taxonomy.pillars))]
-    return {
-        "show": show_model(ctx.show),
-        "taxonomy": {"name": taxonomy.name, "pillars": list(taxonomy.pillars)},
-        "episodes": episodes,
-        "conditions": conditions,
-        "pillars": pillars,
-    }
 
 
 class SiteStage(Stage):
@@ -58,18 +21,18 @@ class SiteStage(Stage):
     version = "1"
 
     def _templates(self, ctx: ShowContext):
-        from pipeline.templating import templates_for
+        from pipeline.web.templating import templates_for
 
         return templates_for(ctx.root)
 
     def _artwork_copy(self, ctx: ShowContext) -> Path:
         """Where the show artwork is published (the feed stage's name for it; copied here too if it is missing)."""
-        from pipeline.feed import published_artwork_name
+        from pipeline.web.artwork import published_artwork_name
 
         return ctx.out_dir / published_artwork_name(ctx.show.meta.artwork)
 
     def _thumb(self, ctx: ShowContext) -> Path:
-        from pipeline.templating import thumb_name
+        from pipeline.web.artwork import thumb_name
 
         return ctx.out_dir / thumb_name(ctx.show.meta.artwork)
 
@@ -82,14 +45,14 @@ class SiteStage(Stage):
                 + [out / CONDITIONS_DIR / f"{c.slug}.html" for c in ctx.show.taxonomy.conditions])
 
     def params(self, ctx: ShowContext) -> dict:
-        return site_model(ctx)
+        return site_model(ctx.show, ctx.episodes)
 
     def run(self, ctx: ShowContext) -> dict:
         from pipeline.fsutil import safe_join, write_bytes, write_text
-        from pipeline.templating import thumbnail_bytes
+        from pipeline.web.artwork import thumbnail_bytes
 
         templates = self._templates(ctx)
-        model = site_model(ctx)
+        model = site_model(ctx.show, ctx.episodes)
         out = ctx.out_dir
         by_slug = {e["slug"]: e for e in model["episodes"]}
         common = {"show": model["show"], "taxonomy": model["taxonomy"]}

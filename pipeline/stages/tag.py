@@ -12,7 +12,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from pipeline.stages.base import EpisodeContext, Stage
+from pipeline.engine.stage import EpisodeContext, Stage
 
 TRANSCRIPT = "transcript.json"
 OUTPUT = "conditions.json"
@@ -51,7 +51,7 @@ class TagStage(Stage):
         }
 
     def tool_versions(self, ctx: EpisodeContext) -> dict:
-        from pipeline.suggest import METHOD_VERSION, model_identity
+        from pipeline.conditions.suggest import METHOD_VERSION, model_identity
 
         return {"embedding_model": model_identity(self._model(ctx)), "suggester": METHOD_VERSION}
 
@@ -65,7 +65,7 @@ class TagStage(Stage):
         ranking: list[dict] = []
         transcript = self._transcript(ctx)
         if transcript.exists():
-            from pipeline.suggest import read_document, suggest
+            from pipeline.conditions.suggest import read_document, suggest
 
             ctx.progress(0.05)
             sentences = read_document(transcript)

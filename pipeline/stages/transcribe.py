@@ -10,13 +10,8 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from pipeline.stages.base import EpisodeContext, Stage
+from pipeline.engine.stage import EpisodeContext, Stage
 
-# The glossary (settings.transcription.glossary + the episode's hosts' and guests' names) is passed to the model as
-# hotwords, written as a punctuated list. Measured with scripts/bench_transcribe.py on the LJSpeech file (the rare
-# names of its text as the glossary): WER 5.57 % -> 4.53 %, names right 5/11 -> 10/11, punctuation kept; a glossary
-# of names not spoken changed nothing (5.57 %; jfk 0 % either way).
-USE_GLOSSARY = True
 
 
 class TranscribeStage(Stage):
@@ -55,9 +50,11 @@ class TranscribeStage(Stage):
         return (ctx.show.settings.transcription.language or ctx.show.meta.language).split("-")[0][:2].lower()
 
     def _hotwords(self, ctx: EpisodeContext) -> str | None:
-        if not USE_GLOSSARY:
-            return None
-        from pipeline.transcribe import glossary_hotwords
+        """The glossary (settings.transcription.glossary + the hosts' and guests' names) as hotwords, written as a
+        punctuated list. Measured with scripts/bench_transcribe.py on the LJSpeech file (the rare names of its text as
+        the glossary): WER 5.57 % -> 4.53 %, names right 5/11 -> 10/11, punctuation kept; a glossary of names not
+        spoken changed nothing (5.57 %; jfk 0 % either way)."""
+        from pipeline.speech.whisper import glossary_hotwords
 
         people = ctx.show.hosts_for(ctx.episode) + list(ctx.episode.meta.guests)
         return glossary_hotwords(list(ctx.show.settings.transcription.glossary) + [p.name for p in people])
@@ -72,7 +69,7 @@ class TranscribeStage(Stage):
         return files
 
     def outputs(self, ctx: EpisodeContext):
-        from pipeline.transcripts import FILES
+        from pipeline.speech.transcript import FILES
 
         return [ctx.out_dir / name for name in FILES.values()]
 
@@ -92,7 +89,7 @@ class TranscribeStage(Stage):
         return params
 
     def tool_versions(self, ctx: EpisodeContext) -> dict:
-        from pipeline import transcribe as core
+        from pipeline.speech import whisper as core
         from pipeline.errors import KindcastError
 
         tools = dict(_library_versions())
@@ -105,10 +102,10 @@ class TranscribeStage(Stage):
 
     # --- the work ----------------------------------------------------------------------------------------------------
     def run(self, ctx: EpisodeContext) -> dict:
-        from pipeline import transcribe as core
+        from pipeline.speech import whisper as core
         from pipeline.errors import KindcastError
         from pipeline.timeline import Timeline
-        from pipeline.transcripts import FILES, write_all
+        from pipeline.speech.transcript import FILES, write_all
 
         master = self._master(ctx)
         audio = self._master_file(ctx)
@@ -122,7 +119,7 @@ class TranscribeStage(Stage):
         if self._source(ctx) == "raw":
             timeline = Timeline.from_json(master["timeline"])
             audio = ctx.episode.recording
-            time_map = lambda t: raw_to_published(timeline, t)  # noqa: E731
+            time_map = functools.partial(timeline.to_published, removed="none")
         try:
             transcript = core.transcribe_audio(
                 audio, model_dir=model_dir, language=self._language(ctx), beam_size=settings.beam_size,
@@ -153,10 +150,3 @@ def _library_versions() -> tuple:
             found.append((dist, None))
     return tuple(found)
 
-
-def raw_to_published(timeline, raw: float) -> float | None:
-    """Published time of a raw-recording time, or None when that moment was trimmed or cut."""
-    for seg in timeline.segments:
-        if seg.raw_start <= raw < seg.raw_end:
-            return seg.published_start + (raw - seg.raw_start)
-    return None

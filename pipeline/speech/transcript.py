@@ -12,12 +12,16 @@ Light on purpose (no model, no numpy): later stages read ``transcript.json`` bac
 from __future__ import annotations
 
 import json
+import math
+import re
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable, Sequence
 
 from pipeline.errors import KindcastError
 from pipeline.fsutil import write_text
+from pipeline.timeline import format_timestamp
 
 JSON_VERSION = "1.0.0"
 LINE_CHARS = 42  # per cue line (the usual subtitle width; well under the ~65 players tolerate)
@@ -26,7 +30,6 @@ CUE_SECONDS = 7.0
 CUE_GAP = 1.2  # a pause this long (seconds) starts a new cue
 PARAGRAPH_GAP = 2.5  # ... and this long a new paragraph in the text file
 PARAGRAPH_CHARS = 600  # a paragraph longer than this ends at the next sentence end
-SENTENCE_END = (".", "?", "!", "…")
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,20 @@ class Word:
     end: float
     text: str
     speaker: str | None = None
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence of a transcript (or of plain text, without times): its words joined, where it starts and ends in
+    the published audio, and who said it if known."""
+
+    text: str
+    start: float | None = None
+    end: float | None = None
+    speaker: str | None = None
+
+    def to_json(self) -> dict:
+        return {"text": self.text, "start": self.start, "end": self.end}
 
 
 @dataclass(frozen=True)
@@ -70,18 +87,66 @@ def load_words(path: Path) -> list[Word]:
         raise KindcastError(f"{path}: not a readable JSON transcript ({exc})") from None
     segments = data.get("segments") if isinstance(data, dict) else None
     if not isinstance(segments, list):
-        raise KindcastError(f"{path}: segments: missing (not a Podcasting 2.0 JSON transcript)")
-    words = []
+        raise KindcastError(f"{path}: segments: not a Podcasting 2.0 transcript (expected an object with a "
+                            "'segments' list)")
+    return words_from_segments(segments, str(path))
+
+
+def _seconds(value, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise KindcastError(f"{where}: expected a number of seconds, got {value!r}")
+    return float(value)
+
+
+def words_from_segments(segments: Iterable[dict], where: str = "transcript") -> list[Word]:
+    """Words of Podcasting 2.0 segments, in time order. Segments are usually one word each; a segment holding
+    several words has its time shared out by word length."""
+    words: list[Word] = []
     for i, seg in enumerate(segments):
-        try:
-            start, end = float(seg["startTime"]), float(seg["endTime"])
-            body = str(seg["body"])
-        except (KeyError, TypeError, ValueError):
-            raise KindcastError(f"{path}: segments[{i}]: needs startTime, endTime and body") from None
-        speaker = seg.get("speaker")
-        words.append(Word(start, max(start, end), body.strip(), str(speaker) if speaker else None))
+        if not isinstance(seg, dict):
+            raise KindcastError(f"{where}: segments[{i}]: expected an object with startTime, endTime and body")
+        start = _seconds(seg.get("startTime"), f"{where}: segments[{i}].startTime")
+        end = _seconds(seg.get("endTime"), f"{where}: segments[{i}].endTime")
+        body = seg.get("body")
+        if not isinstance(body, str):
+            raise KindcastError(f"{where}: segments[{i}].body: expected text, got {body!r}")
+        speaker = str(seg["speaker"]) if seg.get("speaker") else None
+        parts = body.split()
+        end = max(end, start)
+        if len(parts) == 1:
+            words.append(Word(start, end, parts[0], speaker))
+            continue
+        total = sum(len(p) for p in parts)
+        cursor = start
+        for part in parts:
+            share = (end - start) * len(part) / total
+            words.append(Word(cursor, cursor + share, part, speaker))
+            cursor += share
     words.sort(key=lambda w: (w.start, w.end))
     return words
+
+
+_ENDS_SENTENCE = re.compile(r"[.!?…][\"')\]]*$")
+_ABBREVIATION = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|St|Prof|Sr|Jr|vs|etc|e\.g|i\.e|No|Cllr)\.$", re.IGNORECASE)
+
+
+def ends_sentence(text: str) -> bool:
+    """Does a word (with its punctuation) end a sentence? ``"Dr."`` and the like do not."""
+    return bool(_ENDS_SENTENCE.search(text)) and not _ABBREVIATION.search(text)
+
+
+def sentences(words: Sequence[Word], pause: float = 1.0) -> list[Sentence]:
+    """Words grouped into sentences: one ends at terminal punctuation, at a change of speaker, or at a pause of at
+    least ``pause`` seconds."""
+    out: list[Sentence] = []
+    current: list[Word] = []
+    for i, w in enumerate(words):
+        current.append(w)
+        nxt = words[i + 1] if i + 1 < len(words) else None
+        if nxt is None or ends_sentence(w.text) or nxt.start - w.end >= pause or nxt.speaker != w.speaker:
+            out.append(Sentence(" ".join(x.text for x in current), current[0].start, current[-1].end, w.speaker))
+            current = []
+    return out
 
 
 # --- cues ------------------------------------------------------------------------------------------------------------
@@ -118,19 +183,12 @@ def make_cues(words: list[Word]) -> list[Cue]:
                         or not _fits(current + [w])):
                     close()
             current.append(w)
-            if w.text.endswith(SENTENCE_END) and sum(len(x.text) + 1 for x in current) >= LINE_CHARS // 2:
+            if ends_sentence(w.text) and sum(len(x.text) + 1 for x in current) >= LINE_CHARS // 2:
                 close()
         close()
     cues.sort(key=lambda c: (c.start, c.end))
     return cues
 
-
-def _clock(seconds: float, sep: str) -> str:
-    ms = int(round(max(0.0, seconds) * 1000))
-    hours, ms = divmod(ms, 3_600_000)
-    minutes, ms = divmod(ms, 60_000)
-    secs, ms = divmod(ms, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d}{sep}{ms:03d}"
 
 
 def _vtt_escape(text: str) -> str:
@@ -141,7 +199,7 @@ def to_vtt(words: list[Word]) -> str:
     out = ["WEBVTT", ""]
     for i, cue in enumerate(make_cues(words), 1):
         out.append(str(i))
-        out.append(f"{_clock(cue.start, '.')} --> {_clock(cue.end, '.')}")
+        out.append(f"{format_timestamp(cue.start)} --> {format_timestamp(cue.end)}")
         lines = [_vtt_escape(line) for line in cue.lines]
         if cue.speaker:
             voice = _vtt_escape(cue.speaker)
@@ -157,7 +215,7 @@ def to_srt(words: list[Word]) -> str:
         lines = list(cue.lines)
         if cue.speaker:
             lines[0] = f"{cue.speaker}: {lines[0]}"
-        out.append(f"{i}\n{_clock(cue.start, ',')} --> {_clock(cue.end, ',')}\n" + "\n".join(lines) + "\n")
+        out.append(f"{i}\n{format_timestamp(cue.start, ',')} --> {format_timestamp(cue.end, ',')}\n" + "\n".join(lines) + "\n")
     return "\n".join(out)
 
 
@@ -173,7 +231,7 @@ def to_text(words: list[Word]) -> str:
         length = 0
         for w in stream:
             if last is None or w.start - last.end > PARAGRAPH_GAP or (
-                    length > PARAGRAPH_CHARS and last.text.endswith(SENTENCE_END)):
+                    length > PARAGRAPH_CHARS and ends_sentence(last.text)):
                 paragraphs.append((w.start, speaker, []))
                 length = 0
             paragraphs[-1][2].append(w.text)

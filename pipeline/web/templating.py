@@ -8,8 +8,8 @@ Template mistakes are user mistakes: a missing template names every folder searc
 one line naming the template file and the line.
 
 Producer Markdown is rendered with the ``markdown`` package with raw HTML *escaped* (shown as text, never passed
-through) and link/image addresses limited to http, https, mailto and relative ones. ``sanitize_html`` cuts any HTML
-down to the tags Apple Podcasts allows in an episode description.
+through), then cleaned by :mod:`pipeline.web.sanitize` (link and image addresses limited to http, https, mailto and
+relative ones), which also cuts an RSS description down to the tags Apple Podcasts allows.
 """
 from __future__ import annotations
 
@@ -20,13 +20,12 @@ import threading
 import traceback
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
 
 from pipeline.errors import KindcastError, Problem
+from pipeline.web.sanitize import clean_page, safe_url
 
-PACKAGED_TEMPLATES = Path(__file__).parent / "templates"
+PACKAGED_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 SHOW_TEMPLATES = "templates"  # relative to the show root
-SAFE_SCHEMES = ("http", "https", "mailto")
 
 
 def template_dirs(root: Path) -> list[Path]:
@@ -219,17 +218,6 @@ def templates_for(root: Path) -> Templates:
 
 # --- Markdown ------------------------------------------------------------------------------------------------------
 
-def safe_url(url: str | None) -> str | None:
-    """``url`` when it is relative or http(s)/mailto; None for anything else (javascript:, data:, ...)."""
-    if not url:
-        return None
-    cleaned = re.sub(r"[\x00-\x20]", "", url)  # browsers ignore these inside a scheme ("java\tscript:")
-    scheme = urlsplit(cleaned).scheme.lower()
-    if scheme and scheme not in SAFE_SCHEMES:
-        return None
-    return url.strip()
-
-
 def _escape_html_extension():
     import markdown
     from markdown.treeprocessors import Treeprocessor
@@ -274,97 +262,9 @@ def render_markdown(text: str) -> str:
     reset between documents: building it is most of the cost.)"""
     md = _markdown()
     try:
-        return md.convert(text or "")
+        return clean_page(md.convert(text or ""))
     finally:
         md.reset()
-
-
-# --- sanitising for the feed ---------------------------------------------------------------------------------------
-
-ALLOWED_TAGS = ("p", "a", "ul", "ol", "li", "strong", "em", "br")
-_RENAME = {"b": "strong", "i": "em", "h1": "p", "h2": "p", "h3": "p", "h4": "p", "h5": "p", "h6": "p", "dt": "p",
-           "dd": "p"}
-_DROP_WITH_CONTENT = {"script", "style", "iframe", "object", "embed", "template", "noscript", "audio", "video",
-                      "head", "title", "svg", "math", "select", "textarea"}
-
-
-class _Sanitizer(HTMLParser):
-    def __init__(self, base_url: str | None):
-        super().__init__(convert_charrefs=True)
-        self.base_url = base_url
-        self.out: list[str] = []
-        self.stack: list[str] = []
-        self.dropping = 0
-
-    def handle_starttag(self, tag, attrs):
-        if tag in _DROP_WITH_CONTENT:
-            self.dropping += 1
-            return
-        if self.dropping:
-            return
-        tag = _RENAME.get(tag, tag)
-        if tag == "br":
-            self.out.append("<br>")
-            return
-        if tag not in ALLOWED_TAGS:
-            return  # unwrapped: its text stays
-        if tag == "p" and "p" in self.stack:  # no nested paragraphs
-            self._close("p")
-        if tag == "a":
-            href = safe_url(dict(attrs).get("href"))
-            if href and self.base_url and not urlsplit(href).scheme:
-                href = urljoin(self.base_url, href)
-            self.out.append(f'<a href="{html.escape(href, quote=True)}">' if href else "<a>")
-        else:
-            self.out.append(f"<{tag}>")
-        self.stack.append(tag)
-
-    def handle_startendtag(self, tag, attrs):
-        if tag == "br" and not self.dropping:
-            self.out.append("<br>")
-        elif tag not in ("br",):
-            self.handle_starttag(tag, attrs)
-            self.handle_endtag(tag)
-
-    def handle_endtag(self, tag):
-        if tag in _DROP_WITH_CONTENT:
-            self.dropping = max(0, self.dropping - 1)
-            return
-        if self.dropping:
-            return
-        tag = _RENAME.get(tag, tag)
-        if tag in ALLOWED_TAGS and tag in self.stack:
-            self._close(tag)
-
-    def _close(self, tag):
-        while self.stack:
-            top = self.stack.pop()
-            self.out.append(f"</{top}>")
-            if top == tag:
-                break
-
-    def handle_data(self, data):
-        if not self.dropping:
-            self.out.append(html.escape(data, quote=False))
-
-    def result(self) -> str:
-        while self.stack:
-            self.out.append(f"</{self.stack.pop()}>")
-        text = "".join(self.out)
-        text = re.sub(r"<(p|li|strong|em|ul|ol)>\s*</\1>", "", text)  # empty leftovers
-        text = re.sub(r"<a>(.*?)</a>", r"\1", text, flags=re.S)  # links whose address was unsafe
-        text = re.sub(r"\n{2,}", "\n", text)
-        return text.strip()
-
-
-def sanitize_html(fragment: str, base_url: str | None = None) -> str:
-    """Keep only p, a (href), ul, ol, li, strong, em and br; b/i/headings are mapped onto those, other tags are
-    unwrapped (their text kept), scripts and styles dropped with their content. Relative links are made absolute
-    against ``base_url`` (a feed reader has no page to resolve them from)."""
-    parser = _Sanitizer(base_url)
-    parser.feed(fragment or "")
-    parser.close()
-    return parser.result()
 
 
 class _Text(HTMLParser):
@@ -389,29 +289,3 @@ def first_paragraph_text(markdown_text: str) -> str:
     rendered = render_markdown(markdown_text)
     match = re.search(r"<p>(.*?)</p>", rendered, flags=re.S)
     return html_to_text(match.group(1)) if match else html_to_text(rendered)
-
-
-# --- artwork thumbnails --------------------------------------------------------------------------------------------
-
-THUMB_SIZE = 240  # px a side: sharp for the 40-160 px images on the pages, on a 2x phone screen
-
-
-def thumb_name(artwork: str) -> str:
-    """The file name of an artwork's thumbnail, published beside the artwork."""
-    return f"{Path(artwork).stem}-{THUMB_SIZE}.jpg"
-
-
-def thumbnail_bytes(src: Path, size: int = THUMB_SIZE) -> bytes:
-    """A small JPEG of ``src`` for the pages (podcast artwork is 1400-3000 px: megabytes a phone should not fetch
-    for a 72 px image). The same input gives the same bytes, so an unchanged build rewrites nothing."""
-    import io
-
-    from PIL import Image
-
-    with Image.open(src) as img:
-        img.draft("RGB", (size, size))  # JPEG sources decode at a reduced scale: much faster
-        small = img.convert("RGB")
-        small.thumbnail((size, size), Image.Resampling.LANCZOS)
-    buffer = io.BytesIO()
-    small.save(buffer, "JPEG", quality=85, optimize=True, progressive=True)
-    return buffer.getvalue()

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Callable
 
 from pipeline.errors import KindcastError, Problem
-from pipeline.executor import make_executor
+from pipeline.engine.executor import make_executor
 from pipeline.show import Episode, Project, Show, load_project
 from pipeline.stages import episode_stages, show_stages
-from pipeline.stages.base import EpisodeContext, EpisodeRecord, ShowContext, Stage, check, fingerprint
-from pipeline.state import STATE_DIR, StateFile
+from pipeline.engine.stage import EpisodeContext, EpisodeRecord, ShowContext, Stage, check, fingerprint
+from pipeline.engine.state import STATE_DIR, StateFile
 
 SHOW_UNIT = "_show"
 Emit = Callable[[tuple], None]

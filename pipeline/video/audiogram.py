@@ -16,17 +16,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-from pipeline.captions import Caption, CaptionStyle, Word, clip_words, group_words, write_ass
 from pipeline.errors import KindcastError
+from pipeline.show import SOUNDBITE_MAX as MAX_CLIP
+from pipeline.show import SOUNDBITE_MIN as MIN_CLIP
+from pipeline.speech.transcript import Word
+from pipeline.video.captions import Caption, CaptionStyle, clip_words, group_words, write_ass
 
 SHAPES: dict[str, tuple[int, int]] = {"square": (1080, 1080), "vertical": (1080, 1920), "landscape": (1920, 1080)}
-MIN_CLIP, MAX_CLIP = 15.0, 90.0
 WAVE_STYLES = ("cline", "line", "p2p", "point")
 
 
@@ -380,15 +381,13 @@ def loudest_moment(audio: Path, start: float, duration: float, ffmpeg: str | Non
     """Clip-relative time of the loudest ``window`` of the clip (decoded at 8 kHz mono: bounded and cheap)."""
     import numpy as np
 
-    from pipeline.media import ffmpeg_path
+    from pipeline.media import ffmpeg_output
 
     rate = 8000
-    cmd = [ffmpeg_path(ffmpeg), "-hide_banner", "-nostdin", "-loglevel", "error", "-ss", f"{start:.3f}",
-           "-t", f"{duration:.3f}", "-i", str(audio), "-vn", "-ac", "1", "-ar", str(rate), "-f", "s16le", "pipe:1"]
-    proc = subprocess.run(cmd, capture_output=True)
-    if proc.returncode != 0:
-        raise KindcastError(f"{audio}: cannot read the clip's audio: {proc.stderr.decode(errors='replace')[-200:]}")
-    samples = np.frombuffer(proc.stdout, dtype=np.int16).astype(np.float32)
+    pcm = ffmpeg_output(["-ss", f"{start:.3f}", "-t", f"{duration:.3f}", "-i", str(audio), "-vn", "-ac", "1",
+                         "-ar", str(rate), "-f", "s16le", "pipe:1"], ffmpeg=ffmpeg,
+                        what=f"{audio}: reading the clip's audio")
+    samples = np.frombuffer(pcm, dtype=np.int16).astype(np.float32)
     hop = int(window * rate)
     if samples.size < hop * 2:
         return min(duration / 2, max(0.0, duration - 0.1))
@@ -493,16 +492,16 @@ def make_clip(
 
 def transcribe_clip(audio: Path, start: float, duration: float, model: str | None = None,
                     language: str = "en") -> list[Word]:
-    """Words of just the clip (whole-file times), by the transcriber of ``pipeline.transcribe`` on the clip alone."""
+    """Words of just the clip (whole-file times), by the transcriber of ``pipeline.speech.whisper`` on the clip alone."""
     from pipeline.media import run_ffmpeg
-    from pipeline.transcribe import resolve_model, transcribe_audio
+    from pipeline.speech.whisper import resolve_model, transcribe_audio
 
     with tempfile.TemporaryDirectory(prefix="audiogram-asr-") as tmp:
         wav = Path(tmp) / "clip.wav"
         run_ffmpeg(["-ss", f"{start:.3f}", "-t", f"{duration:.3f}", "-i", str(audio), "-vn", "-ac", "1",
                     "-ar", "16000", str(wav)], what="clip audio")
         result = transcribe_audio(wav, model_dir=resolve_model(model), language=language)
-    return [Word(w.start + start, w.end + start, w.text) for w in result.words]
+    return [Word(w.start + start, w.end + start, w.text, w.speaker) for w in result.words]
 
 
 def output_names(out: Path, sizes: Sequence[str]) -> dict[str, Path]:

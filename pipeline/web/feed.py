@@ -17,48 +17,18 @@ This module imports no stage and no CLI; feedgen and lxml are imported inside fu
 """
 from __future__ import annotations
 
-import difflib
-import html
 import re
 import uuid
 from datetime import datetime
-from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import quote
+
+from pipeline.web.sanitize import clean_feed
 
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"
 ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 PODCAST_GUID_NAMESPACE = uuid.UUID("ead4c236-bf58-58c6-a2c6-a6b28d128cb6")
 FEED_FILE = "feed.xml"
-SOUNDBITE_MIN, SOUNDBITE_MAX = 15.0, 120.0  # Podcasting 2.0 guidance for podcast:soundbite
-
-# Apple Podcasts categories (parent -> subcategories), as Apple lists them for podcast:category / itunes:category.
-APPLE_CATEGORIES: dict[str, tuple[str, ...]] = {
-    "Arts": ("Books", "Design", "Fashion & Beauty", "Food", "Performing Arts", "Visual Arts"),
-    "Business": ("Careers", "Entrepreneurship", "Investing", "Management", "Marketing", "Non-Profit"),
-    "Comedy": ("Comedy Interviews", "Improv", "Stand-Up"),
-    "Education": ("Courses", "How To", "Language Learning", "Self-Improvement"),
-    "Fiction": ("Comedy Fiction", "Drama", "Science Fiction"),
-    "Government": (),
-    "History": (),
-    "Health & Fitness": ("Alternative Health", "Fitness", "Medicine", "Mental Health", "Nutrition", "Sexuality"),
-    "Kids & Family": ("Education for Kids", "Parenting", "Pets & Animals", "Stories for Kids"),
-    "Leisure": ("Animation & Manga", "Automotive", "Aviation", "Crafts", "Games", "Hobbies", "Home & Garden",
-                "Video Games"),
-    "Music": ("Music Commentary", "Music History", "Music Interviews"),
-    "News": ("Business News", "Daily News", "Entertainment News", "News Commentary", "Politics", "Sports News",
-             "Tech News"),
-    "Religion & Spirituality": ("Buddhism", "Christianity", "Hinduism", "Islam", "Judaism", "Religion",
-                                "Spirituality"),
-    "Science": ("Astronomy", "Chemistry", "Earth Sciences", "Life Sciences", "Mathematics", "Natural Sciences",
-                "Nature", "Physics", "Social Sciences"),
-    "Society & Culture": ("Documentary", "Personal Journals", "Philosophy", "Places & Travel", "Relationships"),
-    "Sports": ("Baseball", "Basketball", "Cricket", "Fantasy Sports", "Football", "Golf", "Hockey", "Rugby",
-               "Running", "Soccer", "Swimming", "Tennis", "Volleyball", "Wilderness", "Wrestling"),
-    "Technology": (),
-    "True Crime": (),
-    "TV & Film": ("After Shows", "Film History", "Film Interviews", "Film Reviews", "TV Reviews"),
-}
 
 TRANSCRIPT_TYPES = {  # result["files"] key -> (MIME type, rel)
     "vtt": ("text/vtt", "captions"),
@@ -68,44 +38,6 @@ TRANSCRIPT_TYPES = {  # result["files"] key -> (MIME type, rel)
 
 
 # --- small pure helpers ------------------------------------------------------------------------------------------
-
-def parse_category(text: str) -> tuple[str, str | None]:
-    """``"Health & Fitness > Mental Health"`` -> ("Health & Fitness", "Mental Health"), checked against Apple's list.
-
-    Raises ValueError with a suggestion when the category or subcategory is not one of Apple's.
-    """
-    parts = [p.strip() for p in str(text).split(">")]
-    if len(parts) > 2 or not all(parts):
-        raise ValueError(f"{text!r}: use 'Category' or 'Category > Subcategory'")
-    parent = parts[0]
-    sub = parts[1] if len(parts) == 2 else None
-    if parent not in APPLE_CATEGORIES:
-        # A subcategory given alone: name its parent.
-        owners = [p for p, subs in APPLE_CATEGORIES.items() if parent in subs]
-        if owners and sub is None:
-            raise ValueError(f"{text!r} is a subcategory: write '{owners[0]} > {parent}'")
-        close = difflib.get_close_matches(parent, list(APPLE_CATEGORIES), n=1, cutoff=0.5)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise ValueError(f"{parent!r} is not an Apple Podcasts category{hint}")
-    if sub is not None and sub not in APPLE_CATEGORIES[parent]:
-        known = APPLE_CATEGORIES[parent]
-        close = difflib.get_close_matches(sub, list(known), n=1, cutoff=0.5)
-        hint = f" (did you mean '{close[0]}'?)" if close else (
-            f" (known: {', '.join(known)})" if known else f" ({parent} has no subcategories)")
-        raise ValueError(f"{sub!r} is not a subcategory of {parent!r}{hint}")
-    return parent, sub
-
-
-def category_problems(categories: list[str]) -> list[str]:
-    """Every problem with a show's categories (empty when they are all Apple's), for ``kindcast check`` to reuse."""
-    problems = []
-    for text in categories:
-        try:
-            parse_category(text)
-        except ValueError as exc:
-            problems.append(str(exc))
-    return problems
-
 
 def podcast_guid(feed_url: str) -> str:
     """The Podcasting 2.0 ``podcast:guid``: UUIDv5 of the feed URL without its scheme and trailing slashes."""
@@ -125,88 +57,6 @@ def seconds_text(value: float) -> str:
     return text or "0"
 
 
-def published_artwork_name(name: str) -> str:
-    """The name artwork is published under: its file name with a lower-case ``.jpg``/``.png`` suffix (feedgen and
-    Apple only take those two; ``cover.JPEG`` becomes ``cover.jpg``)."""
-    from pathlib import PurePosixPath
-
-    path = PurePosixPath(str(name).replace("\\", "/"))
-    suffix = path.suffix.lower()
-    return path.stem + (".jpg" if suffix in (".jpg", ".jpeg") else suffix)
-
-
-# --- Apple's allowed HTML ----------------------------------------------------------------------------------------
-
-ALLOWED_TAGS = {"p", "a", "ul", "ol", "li", "strong", "b", "em", "i", "br"}
-_VOID = {"br"}
-
-
-class _Sanitizer(HTMLParser):
-    """Keeps only the tags Apple Podcasts allows in show notes (and only ``href`` on links); text is kept."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.out: list[str] = []
-        self.open: list[str] = []
-        self.skip = 0  # inside <script>/<style>: drop the text too
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style"):
-            self.skip += 1
-            return
-        if tag not in ALLOWED_TAGS:
-            return
-        if tag == "a":
-            href = dict(attrs).get("href") or ""
-            if not re.match(r"^(https?:|mailto:)", href.strip(), re.I):
-                self.open.append("")  # a link we drop, text kept
-                return
-            self.out.append(f'<a href="{html.escape(href.strip(), quote=True)}">')
-        else:
-            self.out.append("<br>" if tag in _VOID else f"<{tag}>")
-        if tag not in _VOID:
-            self.open.append(tag)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _VOID:
-            self.out.append("<br>")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style"):
-            self.skip = max(0, self.skip - 1)
-            return
-        if tag not in ALLOWED_TAGS or tag in _VOID:
-            return
-        want = "" if tag == "a" and "" in self.open[-1:] else tag
-        if want in self.open:
-            # close everything opened after it, so the output is always well nested
-            while self.open:
-                top = self.open.pop()
-                if top:
-                    self.out.append(f"</{top}>")
-                if top == want:
-                    break
-
-    def handle_data(self, data: str) -> None:
-        if not self.skip:
-            self.out.append(html.escape(data, quote=False))
-
-    def result(self) -> str:
-        while self.open:
-            top = self.open.pop()
-            if top:
-                self.out.append(f"</{top}>")
-        return "".join(self.out).strip()
-
-
-def sanitize_html(text: str) -> str:
-    """HTML reduced to Apple's allowed tags (p, a, ul, ol, li, strong, b, em, i, br), well nested."""
-    parser = _Sanitizer()
-    parser.feed(text)
-    parser.close()
-    return parser.result()
-
-
 def first_paragraph_html(markdown_text: str) -> str:
     """The first paragraph of the producer's Markdown notes, as allowed HTML ('' when there is none)."""
     import markdown
@@ -215,7 +65,7 @@ def first_paragraph_html(markdown_text: str) -> str:
     for block in blocks:
         if block.startswith("#"):  # a heading is no description
             continue
-        return sanitize_html(markdown.markdown(block))
+        return clean_feed(markdown.markdown(block))
     return ""
 
 

@@ -1,4 +1,4 @@
-"""Word-timed captions for audiograms: read a Podcasting 2.0 transcript, group words into short captions, write ASS.
+"""Word-timed captions for audiograms: group a transcript's words into short captions, write ASS.
 
 Each caption shows a few words (at most two lines that fit the caption box); while a word is spoken it is drawn in
 the highlight colour. One ASS event per spoken word keeps the highlight exact without karaoke effects, and every
@@ -6,64 +6,12 @@ event ends at or before the clip's end, so no caption outlives the clip.
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
-from pipeline.errors import KindcastError
+from typing import Callable, Sequence
 
-
-@dataclass(frozen=True)
-class Word:
-    start: float
-    end: float
-    text: str
-
-
-# --- reading transcripts -------------------------------------------------------------------------------------------
-
-def load_transcript(path: Path) -> list[Word]:
-    """Words of a Podcasting 2.0 JSON transcript (times relative to the whole file), in time order.
-
-    Segments are usually one word each; a segment holding several words has its time shared out by word length.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise KindcastError(f"{path}: transcript not found")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise KindcastError(f"{path}: not a JSON transcript ({exc})") from None
-    segments = data.get("segments") if isinstance(data, dict) else None
-    if not isinstance(segments, list):
-        raise KindcastError(f"{path}: segments: missing (expected a Podcasting 2.0 transcript with a 'segments' list)")
-    return words_from_segments(segments, str(path))
-
-
-def words_from_segments(segments: Iterable[dict], where: str = "transcript") -> list[Word]:
-    words: list[Word] = []
-    for i, seg in enumerate(segments):
-        try:
-            start, end, body = float(seg["startTime"]), float(seg["endTime"]), str(seg["body"])
-        except (KeyError, TypeError, ValueError):
-            raise KindcastError(f"{where}: segments[{i}]: needs startTime, endTime and body") from None
-        parts = body.split()
-        if not parts:
-            continue
-        end = max(end, start)
-        if len(parts) == 1:
-            words.append(Word(start, end, parts[0]))
-            continue
-        total = sum(len(p) for p in parts)
-        cursor = start
-        for part in parts:
-            share = (end - start) * len(part) / total
-            words.append(Word(cursor, cursor + share, part))
-            cursor += share
-    words.sort(key=lambda w: w.start)
-    return words
+from pipeline.speech.transcript import Word, ends_sentence
 
 
 def clip_words(words: Sequence[Word], start: float, duration: float) -> list[Word]:
@@ -75,13 +23,12 @@ def clip_words(words: Sequence[Word], start: float, duration: float) -> list[Wor
             continue
         s = max(0.0, w.start - start)
         e = min(duration, max(w.end - start, s))
-        out.append(Word(s, e, w.text))
+        out.append(Word(s, e, w.text, w.speaker))
     return out
 
 
 # --- grouping ------------------------------------------------------------------------------------------------------
 
-_SENTENCE_END = re.compile(r"[.!?…][\"')\]]*$")
 _CLAUSE_END = re.compile(r"[,;:—–-][\"')\]]*$")
 
 
@@ -117,7 +64,7 @@ def group_words(
                 len(candidate) > max_words
                 or w.start - prev.end > pause
                 or w.end - current[0].start > max_seconds
-                or _SENTENCE_END.search(prev.text)
+                or ends_sentence(prev.text)
                 or (_CLAUSE_END.search(prev.text) and len(current) >= 2)
                 or _layout(candidate, measure, max_width, max_lines) is None
             ):

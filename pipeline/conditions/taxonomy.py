@@ -1,6 +1,6 @@
 """The taxonomy of conditions an episode is tagged with (data file), and lookups by id or slug.
 
-The suggester (conditions drawn from a transcript, with evidence) lives beside this in ``pipeline/suggest.py``.
+The suggester (conditions drawn from a transcript, with evidence) lives beside this in ``suggest.py``.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from pipeline.errors import KindcastError
 
-DEFAULT_TAXONOMY = Path(__file__).parent / "data" / "conditions.yaml"
+DEFAULT_TAXONOMY = Path(__file__).resolve().parents[1] / "data" / "conditions.yaml"
 
 
 class Condition(BaseModel):
@@ -24,7 +24,7 @@ class Condition(BaseModel):
     short: str
     pillar: str
     description: str
-    # Optional help for the suggester (pipeline/suggest.py): words and phrases typical of the condition, and example
+    # Optional help for the suggester (pipeline/conditions/suggest.py): words and phrases typical of the condition, and example
     # sentences in the many ways people say it (written and spoken). Neither is required in a show's own taxonomy.
     keywords: tuple[str, ...] = ()
     examples: tuple[str, ...] = ()

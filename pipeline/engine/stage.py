@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Callable, ClassVar
 
 from pipeline.show import Episode, Show
-from pipeline.state import STATE_DIR, digest_json, file_stat, sha256_file
+from pipeline.engine.state import STATE_DIR, digest_json, file_stat, sha256_file
 
 
 def _no_progress(fraction: float) -> None:

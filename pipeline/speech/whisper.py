@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from pipeline.errors import KindcastError
-from pipeline.transcripts import Word
+from pipeline.speech.transcript import Word
 
 SAMPLE_RATE = 16000
 BLOCK_SECONDS = 300.0  # audio transcribed at once; the VAD's memory grows with it (peak ~1 GB at 300 s and up)

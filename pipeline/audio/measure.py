@@ -1,0 +1,199 @@
+"""Measuring a recording in one streaming ffmpeg pass: its silences and the loudness of every 400 ms block."""
+from __future__ import annotations
+
+import math
+import os
+import re
+import subprocess
+import threading
+from array import array
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+from pipeline.media import OUT_TIME, ffmpeg_failed, start_ffmpeg, stream_stderr
+
+Progress = Callable[[float], None]
+
+_BLOCK = re.compile(r"Parsed_ebur128_\d+ @ [^\]]*\] t:\s*([\d.]+)\s+TARGET:\S+ LUFS\s+M:\s*(-?[\d.]+|-?inf|nan)")
+_SIL_START = re.compile(r"silence_start:\s*(-?[\d.]+)")
+_SIL_END = re.compile(r"silence_end:\s*(-?[\d.]+)")
+_SUMMARY_I = re.compile(r"^\s+I:\s+(-?[\d.]+|-?inf) LUFS")
+_SUMMARY_PEAK = re.compile(r"^\s+Peak:\s+(-?[\d.]+|-?inf) dBFS")
+
+
+@dataclass
+class Measurement:
+    duration: float  # decoded seconds
+    block_end: array  # end time of each 400 ms momentary block (100 ms apart)
+    block_lufs: array  # its momentary loudness
+    silences: list[tuple[float, float | None]]  # (start, end or None = runs to the end)
+    integrated: float | None  # of the whole file, as ebur128 reports it
+    sample_peak: float | None = None  # dBFS, whole file
+
+
+def layout(channels: int) -> str:
+    return "mono" if channels == 1 else "stereo"
+
+
+SPLIT_MEASURE_ABOVE = 60.0  # seconds: longer recordings are measured as two halves on two cores at once
+
+
+def measure(path: Path, *, channels: int, threshold_db: float, min_silence: float, ffmpeg: str | None = None,
+            label: str = "", duration_hint: float = 0.0, progress: Progress | None = None,
+            blocks: bool = True) -> Measurement:
+    """Silences and the per-block loudness of ``path`` after conversion to ``channels``, in one streaming pass.
+
+    A long recording on a machine with several cores is measured as two halves at once (input seeking is exact
+    when decoding); the halves' blocks and silences are joined (only the few blocks straddling the join are lost).
+    """
+    label = label or Path(path).name
+    if not (blocks and duration_hint >= SPLIT_MEASURE_ABOVE and (os.cpu_count() or 1) >= 2):
+        return _measure_part(path, channels=channels, threshold_db=threshold_db, min_silence=min_silence,
+                             ffmpeg=ffmpeg, label=label, duration_hint=duration_hint, progress=progress, blocks=blocks)
+    half = round(duration_hint / 2, 3)
+    done = [0.0, 0.0]
+    parts: list = [None, None]
+    errors: list = []
+
+    def run(i: int) -> None:
+        def report(f: float) -> None:
+            done[i] = f  # reported from the calling thread below, never from these threads
+
+        try:
+            parts[i] = _measure_part(path, channels=channels, threshold_db=threshold_db, min_silence=min_silence,
+                                     ffmpeg=ffmpeg, label=label, duration_hint=half, progress=report, blocks=True,
+                                     start=0.0 if i == 0 else half, length=half if i == 0 else None)
+        except BaseException as exc:  # re-raised in the caller's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        while t.is_alive():
+            t.join(timeout=0.25)
+            if progress:
+                progress(min(1.0, (done[0] + done[1]) / 2))
+    if errors:
+        raise errors[0]
+    a, b = parts
+    silences = list(a.silences)
+    rest = list(b.silences)
+    if silences and (silences[-1][1] is None or silences[-1][1] >= half - 0.05):
+        if rest and rest[0][0] <= half + 0.05:
+            silences[-1] = (silences[-1][0], rest.pop(0)[1])  # one silence across the join
+        else:
+            silences[-1] = (silences[-1][0], half)
+    silences += rest
+    peaks = [p for p in (a.sample_peak, b.sample_peak) if p is not None]
+    return Measurement(half + b.duration if b.duration else a.duration, a.block_end + b.block_end,
+                       a.block_lufs + b.block_lufs, silences, None, max(peaks) if peaks else None)
+
+
+def _measure_part(path: Path, *, channels: int, threshold_db: float, min_silence: float, ffmpeg: str | None,
+                  label: str, duration_hint: float, progress: Progress | None, blocks: bool, start: float = 0.0,
+                  length: float | None = None) -> Measurement:
+    chain = [f"aformat=sample_fmts=flt|fltp:channel_layouts={layout(channels)}",
+             f"silencedetect=n={threshold_db}dB:d={min_silence}",
+             f"ebur128=peak=sample:framelog={'info' if blocks else 'quiet'}"]
+    args = ["-nostats", "-progress", "pipe:2"]
+    if start:
+        args += ["-ss", f"{start:.3f}"]
+    if length is not None:
+        args += ["-t", f"{length:.3f}"]
+    args += ["-i", str(path), "-vn", "-sn", "-dn", "-af", ",".join(chain), "-f", "null", "-"]
+    proc = start_ffmpeg(args, ffmpeg=ffmpeg)
+    ends, lufs = array("d"), array("d")
+    silences: list[tuple[float, float | None]] = []
+    state = {"out": 0.0, "I": None, "summary": False, "peak": None}
+
+    def on_line(line: str) -> None:
+        if "Parsed_ebur128" in line:
+            m = _BLOCK.search(line)
+            if m:
+                ends.append(float(m.group(1)) + start)
+                value = m.group(2)
+                lufs.append(-200.0 if "inf" in value or value == "nan" else float(value))
+            elif "Summary" in line:
+                state["summary"] = True
+            return
+        if "silencedetect" in line:
+            m = _SIL_START.search(line)
+            if m:
+                silences.append((max(0.0, float(m.group(1))) + start, None))
+            m = _SIL_END.search(line)
+            if m and silences:
+                silences[-1] = (silences[-1][0], float(m.group(1)) + start)
+            return
+        m = OUT_TIME.match(line)
+        if m:
+            state["out"] = int(m.group(1)) / 1e6
+            if progress and duration_hint:
+                progress(min(1.0, state["out"] / duration_hint))
+            return
+        if state["summary"] and state["I"] is None:
+            m = _SUMMARY_I.match(line)
+            if m:
+                state["I"] = None if "inf" in m.group(1) else float(m.group(1))
+        if state["summary"]:
+            m = _SUMMARY_PEAK.match(line)
+            if m:
+                state["peak"] = -200.0 if "inf" in m.group(1) else float(m.group(1))
+
+    tail = stream_stderr(proc, on_line)
+    proc.wait()
+    if proc.returncode != 0:
+        raise ffmpeg_failed(f"{label}: could not decode the audio", tail)
+    duration = state["out"] or (ends[-1] if ends else 0.0) or duration_hint
+    return Measurement(duration, ends, lufs, silences, state["I"], state["peak"])
+
+
+def gated_loudness(values: Iterable[float]) -> float | None:
+    """Integrated loudness (BS.1770-4 gating: absolute -70 LUFS, relative -10 LU) of momentary block loudnesses."""
+    powers = [10 ** ((v + 0.691) / 10) for v in values if v > -70.0]
+    if not powers:
+        return None
+    relative = -0.691 + 10 * math.log10(sum(powers) / len(powers)) - 10.0
+    floor = 10 ** ((relative + 0.691) / 10)
+    kept = [p for p in powers if p > floor]
+    if not kept:
+        return None
+    return -0.691 + 10 * math.log10(sum(kept) / len(kept))
+
+
+def loudness_of(m: Measurement, segments: Sequence[tuple[float, float]]) -> float | None:
+    """Integrated loudness of the blocks that lie wholly inside ``segments`` (raw times)."""
+    chosen: list[float] = []
+    eps = 0.051
+    si = 0
+    segs = sorted(segments)
+    for end, value in zip(m.block_end, m.block_lufs):
+        start = end - 0.4
+        while si < len(segs) and segs[si][1] + eps < end:
+            si += 1
+        if si == len(segs):
+            break
+        if start + eps >= segs[si][0] and end <= segs[si][1] + eps:
+            chosen.append(value)
+    return gated_loudness(chosen)
+
+
+def collect_summary(proc: subprocess.Popen, out: dict) -> None:
+    state = {"summary": False}
+
+    def on_line(line: str) -> None:
+        if "Summary" in line:
+            state["summary"] = True
+        if not state["summary"]:
+            return
+        m = _SUMMARY_I.match(line)
+        if m and "I" not in out:
+            out["I"] = None if "inf" in m.group(1) else float(m.group(1))
+        m = _SUMMARY_PEAK.match(line)
+        if m:
+            out["peak"] = -200.0 if "inf" in m.group(1) else float(m.group(1))
+
+    out["tail"] = list(stream_stderr(proc, on_line))
+
+

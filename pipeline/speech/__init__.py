@@ -1,0 +1,1 @@
+"""Speech: transcription with local Whisper (``whisper``) and the transcript's word list and formats (``transcript``)."""

@@ -1,0 +1,190 @@
+"""What the pages show: the show, an episode, a condition and the whole site as plain JSON-able data for the
+templates (also the notes and site stages' params), which episodes are published now, and the RSS description."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from pipeline.apple import DESCRIPTION_LIMIT
+
+TRANSCRIPT_LABELS = {"vtt": "WebVTT captions", "srt": "SRT subtitles", "json": "JSON (Podcasting 2.0)",
+                     "txt": "Plain text"}
+TRANSCRIPT_ORDER = ["txt", "vtt", "srt", "json"]
+
+
+def _person(p) -> dict:
+    from pipeline.web.sanitize import safe_url
+
+    return {"name": p.name, "role": p.role, "href": safe_url(p.href)}  # no javascript: links from metadata
+
+
+def show_model(show) -> dict:
+    """What every page knows of the show."""
+    from pipeline.web.artwork import published_artwork_name, thumb_name
+
+    meta = show.meta
+    return {
+        "title": meta.title,
+        "description": meta.description,
+        "author": meta.author,
+        "artwork": published_artwork_name(meta.artwork),  # the feed stage publishes it under this name
+        "thumb": thumb_name(meta.artwork),  # written by the site stage
+        "base_url": meta.base_url,
+        "link": meta.link,
+        "language": meta.language,
+        "copyright": meta.copyright,
+        "funding": [{"url": f.url, "text": f.text} for f in meta.funding],
+    }
+
+
+def condition_model(cond) -> dict:
+    return {"id": cond.id, "slug": cond.slug, "title": cond.title, "short": cond.short, "pillar": cond.pillar,
+            "description": cond.description}
+
+
+def conditions_of(show, episode, results: dict) -> dict:
+    """Manual tags (the tag stage's, else the episode's own) and the suggestions that are not manual tags."""
+    taxonomy = show.taxonomy
+    tag = results.get("tag") or {}
+    manual_ids = tag.get("manual")
+    if manual_ids is None:
+        manual_ids = list(episode.conditions)
+    manual = []
+    for cid in manual_ids:
+        cond = taxonomy.resolve(cid)
+        if cond is not None and cond.id not in [m["id"] for m in manual]:
+            manual.append(condition_model(cond))
+    taken = {m["id"] for m in manual}
+    suggested = []
+    for s in tag.get("suggested") or []:
+        cond = taxonomy.resolve(s.get("id")) if s.get("id") is not None else None
+        if cond is None or cond.id in taken:
+            continue
+        taken.add(cond.id)
+        evidence = [{"text": str(e.get("text", "")).strip(), "start": e.get("start"), "end": e.get("end")}
+                    for e in s.get("evidence") or [] if str(e.get("text", "")).strip()]
+        suggested.append({**condition_model(cond), "score": round(float(s.get("score") or 0), 3),
+                          "evidence": evidence})
+    return {"manual": manual, "suggested": suggested}
+
+
+def episode_model(show, episode, results: dict, with_notes: bool = True) -> dict:
+    """The episode as the templates see it. Paths of the episode's own files are relative to its folder
+    ``feeds/episodes/<slug>/``; ``artwork`` is relative to ``feeds/``. Without ``with_notes`` (the site's listings)
+    the producer's notes are not rendered and the summary comes from the notes stage's result when there is one."""
+    from pipeline.web.artwork import published_artwork_name, thumb_name
+    from pipeline.web.sanitize import safe_url
+    from pipeline.web.templating import first_paragraph_text, render_markdown
+
+    meta = episode.meta
+    master = results.get("master") or {}
+    probe = results.get("probe") or {}
+    duration = master.get("duration") or probe.get("duration") or episode.duration
+    chapters = []
+    for ch in master.get("chapters") or []:
+        start = ch.get("startTime", ch.get("start"))
+        if start is None or not ch.get("title"):
+            continue
+        chapters.append({"start": float(start), "title": str(ch["title"]), "url": safe_url(ch.get("url"))})
+    transcript_files = (results.get("transcribe") or {}).get("files") or {}
+    transcripts = [{"kind": k, "label": TRANSCRIPT_LABELS.get(k, k), "href": transcript_files[k]}
+                   for k in TRANSCRIPT_ORDER + sorted(set(transcript_files) - set(TRANSCRIPT_ORDER))
+                   if transcript_files.get(k)]
+    clips = []
+    for clip in (results.get("audiogram") or {}).get("clips") or []:
+        files = clip.get("files") or {}
+        clips.append({
+            "name": clip.get("name", ""),
+            "title": clip.get("title") or clip.get("name", ""),
+            "start": float(clip.get("start") or 0),
+            "duration": float(clip.get("duration") or 0),
+            "files": [{"size": size, "href": href} for size, href in files.items() if href],
+            "poster": clip.get("poster"),
+        })
+    notes_html = render_markdown(episode.notes) if with_notes else None
+    summary = (meta.summary or "").strip()
+    if not summary and not with_notes:
+        summary = str((results.get("notes") or {}).get("summary") or "")
+    if not summary:
+        summary = first_paragraph_text(episode.notes)
+    audio = master.get("file")
+    return {
+        "slug": episode.slug,
+        "title": meta.title,
+        "date": meta.date.isoformat(),
+        "number": meta.number,
+        "season": meta.season,
+        "episode_type": meta.episode_type,
+        "duration": round(float(duration or 0), 3),
+        "summary": summary,
+        "notes_markdown": episode.notes if with_notes else None,
+        "notes_html": notes_html,
+        "hosts": [_person(p) for p in show.hosts_for(episode)],
+        "guests": [_person(p) for p in meta.guests],
+        "chapters": chapters,
+        "conditions": conditions_of(show, episode, results),
+        "transcripts": transcripts,
+        "clips": clips,
+        "audio": {"href": audio, "mime": master.get("mime") or "audio/mpeg"} if audio else None,
+        "artwork": (f"episodes/{episode.slug}/{published_artwork_name(meta.artwork)}" if meta.artwork
+                    else published_artwork_name(show.meta.artwork)),
+        "thumb": (f"episodes/{episode.slug}/{thumb_name(meta.artwork)}" if meta.artwork
+                  else thumb_name(show.meta.artwork)),
+        "url": f"{show.meta.base_url}episodes/{episode.slug}/notes.html",
+    }
+
+
+def published(records, now: datetime | None = None) -> list:
+    """The records the site lists: mastered, and not dated in the future; newest first."""
+    now = now or datetime.now(timezone.utc)
+    shown = [r for r in records if (r.results.get("master") or {}).get("file") and r.episode.meta.date <= now]
+    return sorted(shown, key=lambda r: (r.episode.meta.date, r.episode.meta.number or 0, r.episode.slug),
+                  reverse=True)
+
+
+def site_model(show, records, now: datetime | None = None) -> dict:
+    """Everything the site's templates render, JSON-able (it is the stage's params too)."""
+    taxonomy = show.taxonomy
+    episodes = [episode_model(show, r.episode, r.results, with_notes=False) for r in published(records, now)]
+    conditions = []
+    for cond in taxonomy.conditions:
+        manual = [{"episode": e["slug"], "suggested": False, "quote": None}
+                  for e in episodes if cond.id in [c["id"] for c in e["conditions"]["manual"]]]
+        suggested = []
+        for e in episodes:
+            for s in e["conditions"]["suggested"]:
+                if s["id"] == cond.id:
+                    quote = s["evidence"][0]["text"] if s["evidence"] else None
+                    suggested.append({"episode": e["slug"], "suggested": True, "quote": quote})
+        conditions.append({**condition_model(cond), "items": manual + suggested,
+                           "manual_count": len(manual), "suggested_count": len(suggested)})
+    pillars = [{"pillar": p, "conditions": [c for c in conditions if c["pillar"] == p]} for p in taxonomy.pillars]
+    pillars += [{"pillar": p, "conditions": [c for c in conditions if c["pillar"] == p]}
+                for p in sorted({c["pillar"] for c in conditions} - set(taxonomy.pillars))]
+    return {
+        "show": show_model(show),
+        "taxonomy": {"name": taxonomy.name, "pillars": list(taxonomy.pillars)},
+        "episodes": episodes,
+        "conditions": conditions,
+        "pillars": pillars,
+    }
+
+
+def rss_description(templates, model: dict) -> str:
+    """The RSS description: Apple's tags only, at most DESCRIPTION_LIMIT characters (the full version, else the
+    template's short one, else the summary cut at a word)."""
+    import html
+
+    from pipeline.web.sanitize import clean_feed
+
+    url = model["episode"]["url"]
+    for short in (False, True):
+        text = clean_feed(templates.render("description.html", **model, short=short), base_url=url)
+        if len(text) <= DESCRIPTION_LIMIT:
+            return text
+    link = f'<p><a href="{html.escape(url)}">Full show notes</a></p>'
+    room = DESCRIPTION_LIMIT - len(link) - 20
+    summary = model["episode"]["summary"]
+    while len(html.escape(summary, quote=False)) > room:  # escaping can lengthen it: cut until it fits
+        summary = summary[:int(room * 0.9) if len(summary) > room else len(summary) - 50].rsplit(" ", 1)[0]
+    return f"<p>{html.escape(summary, quote=False)}…</p>{link}"
+
