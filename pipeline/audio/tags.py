@@ -1,6 +1,7 @@
 """Tags and chapters in the published file: ID3 (with CHAP/CTOC chapters) for MP3, MP4 atoms for M4A (mutagen)."""
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,11 @@ def remap_chapters(chapters: Sequence[ChapterMark], timeline: Timeline, duration
         else:
             out.append(item)
     return out
+
+
+def chapters_json(chapters: Sequence[dict]) -> str:
+    """The Podcasting 2.0 chapters file (``chapters.json``) for chapters on the published timeline."""
+    return json.dumps({"version": "1.2.0", "chapters": list(chapters)}, indent=2, ensure_ascii=False) + "\n"
 
 
 def _image_mime(path: Path) -> str:

@@ -38,6 +38,7 @@ from typing import Iterable, Sequence
 
 from pipeline.conditions.taxonomy import Condition, Taxonomy
 from pipeline.errors import KindcastError
+from pipeline.procs import cpu_budget
 from pipeline.speech.transcript import Sentence, ends_sentence, sentences, words_from_segments
 from pipeline.timeline import format_clock
 
@@ -220,7 +221,7 @@ class Encoder:
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.tokenizer.no_padding()
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = max(1, min(4, os.cpu_count() or 1))
+        opts.intra_op_num_threads = max(1, min(4, cpu_budget()))
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
         self.session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])

@@ -30,6 +30,8 @@ def _person(person, default_role: str) -> dict:
 class FeedStage(Stage):
     name = "feed"
     version = "2"
+    code = ("pipeline.web.feed", "pipeline.web.pages", "pipeline.web.sanitize", "pipeline.web.artwork",
+            "pipeline.apple")
 
     def __init__(self, now: Callable[[], datetime] | None = None):
         self._now = now or (lambda: datetime.now(timezone.utc))

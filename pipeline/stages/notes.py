@@ -20,6 +20,7 @@ NOTES_TEMPLATES = ["notes.html", "notes.md", "description.html"]
 class NotesStage(Stage):
     name = "notes"
     version = "1"
+    code = ("pipeline.web.pages", "pipeline.web.templating", "pipeline.web.sanitize", "pipeline.web.artwork")
 
     def _templates(self, ctx: EpisodeContext):
         from pipeline.web.templating import templates_for

@@ -19,6 +19,7 @@ CONDITIONS_DIR = "conditions"
 class SiteStage(Stage):
     name = "site"
     version = "1"
+    code = ("pipeline.web.pages", "pipeline.web.templating", "pipeline.web.sanitize", "pipeline.web.artwork")
 
     def _templates(self, ctx: ShowContext):
         from pipeline.web.templating import templates_for

@@ -21,6 +21,7 @@ OUTPUT = "conditions.json"
 class TagStage(Stage):
     name = "tag"
     version = "1"
+    code = ("pipeline.conditions", "pipeline.speech.transcript")
 
     def _transcript(self, ctx: EpisodeContext) -> Path:
         return ctx.out_dir / TRANSCRIPT
