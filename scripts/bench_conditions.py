@@ -129,7 +129,7 @@ def make_episodes(passages: list[dict], count: int, seed: int = 7) -> list[dict]
             return s.format(show=SHOW, host=HOST, guest=GUEST)
 
         turns = [(HOST, fmt(s)) for s in talk["intro"]]
-        answers = max(len(chosen) + 2, target_words // 60)
+        answers = max(len(chosen) + 2, target_words // 55)
         at = dict(zip(sorted(rng.sample(range(1, answers), len(chosen))), chosen))
         for a in range(answers):
             turns.append((HOST, rng.choice(talk["questions"])))
@@ -206,10 +206,23 @@ def report_calibration(name: str, pairs, threshold: float = 0.5) -> None:
 # ------------------------------------------------------------------------------------------------------------ speed
 
 def synthetic_transcript(path: Path, words_target: int = 9000) -> Path:
-    """A one-hour, word-level Podcasting 2.0 transcript: a development episode of 60 minutes or more."""
-    passages = [p for name in DEVELOPMENT for p in load_passages(name)]
-    episode = next(e for e in make_episodes(passages, 40, seed=3) if len(e["segments"]) >= words_target)
-    path.write_text(json.dumps({"version": "1.0.0", "segments": episode["segments"]}))
+    """A one-hour, word-level Podcasting 2.0 transcript (9,000 words at 0.4 s) whose sentences are all different, as
+    a real episode's are (the suggester reads a repeated sentence once): the development passages and small talk,
+    host and guest in turn, repeats told apart by a numbered opening."""
+    talk = yaml.safe_load((DATA / "episode_talk.yaml").read_text(encoding="utf-8"))
+    texts = [p["text"] for name in DEVELOPMENT for p in load_passages(name)] + talk["small_talk"]
+    segments, t, i = [], 0.0, 0
+    while len(segments) < words_target:
+        text = texts[i % len(texts)]
+        if i >= len(texts):
+            text = f"In round {i // len(texts) + 1}, {text[0].lower()}{text[1:]}"
+        for word in text.split():
+            segments.append({"startTime": round(t, 2), "endTime": round(t + 0.32, 2), "body": word,
+                             "speaker": HOST if i % 2 else GUEST})
+            t += 0.4
+        t += 0.6
+        i += 1
+    path.write_text(json.dumps({"version": "1.0.0", "segments": segments}))
     return path
 
 

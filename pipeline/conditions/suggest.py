@@ -64,8 +64,8 @@ CONTEXT_MAX_SENTENCES = 12  # documents up to this many sentences are also read 
 MAX_EVIDENCE = 3
 LEXICAL_WEIGHT = 0.08  # per log(1 + weighted keyword hits) in the condition's best sentences
 GAP_WEIGHT = 0.1  # per unit of "this sentence fits this condition better than any other"
-EVIDENCE_MIN_FIT = 0.45  # a sentence quoted as evidence fits the condition at least this well, ranks it top two
-EVIDENCE_MARGIN = 0.25  # and fits it within this much of the document's best sentence for it
+EVIDENCE_MIN_FIT = 0.4  # a sentence quoted as evidence fits the condition at least this well, ranks it top two,
+EVIDENCE_MARGIN = 0.25  # and, in an episode (a sea of small talk), fits it within this much of its best sentence
 
 # Logistic calibration of the raw score, (slope, centre): a logistic regression of "accepted" on the raw score over
 # every (document, condition) pair of the development material only (tests/data/conditions/README): short texts on
@@ -288,6 +288,8 @@ class Encoder:
         opts.intra_op_num_threads = max(1, min(4, os.cpu_count() or 1))
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
+        # no busy-waiting between operators: on a shared machine (parallel builds) spinning threads burn CPU others need
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
         self.input_names = {i.name for i in self.session.get_inputs()}
         self.dim = int(self.session.get_outputs()[0].shape[-1] or 384)
@@ -569,7 +571,7 @@ class Suggester:
             gap = float((col[top] - best_other[top, ci]).mean())
             lexical = float(np.log1p(lex_chosen[order[:k_lex], ci].sum()))
             raw = semantic + GAP_WEIGHT * gap + LEXICAL_WEIGHT * lexical
-            floor = float(col[order[0]]) - EVIDENCE_MARGIN if order else 0.0
+            floor = float(col[order[0]]) - EVIDENCE_MARGIN if order and not short else 0.0
             fits = [j for j in quotable if distinct[j] and col[j] >= max(EVIDENCE_MIN_FIT, floor)
                     and rank_in_sentence[j, ci] < 2]
             # the guests' story before the host's framing, then the best fit first
