@@ -286,7 +286,7 @@ def test_a_whole_one_hour_transcript_is_read_in_seconds(tmp_path):
     last = max(e["end"] for d in data for e in d["evidence"])
     assert last > 0.8 * json.loads(big.read_text())["segments"][-1]["endTime"], "the end of the episode was read"
     assert cpu < 15.0, f"used {cpu:.1f} s of CPU (wall {wall:.1f} s)"
-    assert wall < 60.0, f"took {wall:.1f} s"
+    assert wall < 120.0, f"took {wall:.1f} s"
 
 
 def test_evidence_is_the_guests_story_not_the_shows_framing(suggester, tmp_path):
