@@ -46,7 +46,12 @@ class MasterStage(Stage):
         return paths
 
     def outputs(self, ctx: EpisodeContext) -> list[Path]:
+        from pipeline.audio.alternate import alternate_path
+
         outs = [self._file(ctx)]
+        alternate = alternate_path(self._file(ctx), ctx.show.settings.encode.alternate.format)  # the smaller copy
+        if alternate is not None:
+            outs.append(alternate)
         if ctx.episode.meta.chapters:
             outs.append(ctx.out_dir / "chapters.json")
         return outs
@@ -78,6 +83,7 @@ class MasterStage(Stage):
 
     def run(self, ctx: EpisodeContext) -> dict:
         from pipeline.fsutil import write_text
+        from pipeline.audio.alternate import make_alternate
         from pipeline.audio.master import MasterJob, master
         from pipeline.audio.tags import ChapterMark, TagInfo
 
@@ -121,7 +127,9 @@ class MasterStage(Stage):
             ffmpeg=s.ffmpeg,
             work_dir=ctx.work_dir,
         )
-        result = master(job, progress=ctx.progress)
+        result = master(job, progress=lambda f: ctx.progress(0.9 * f))
+        alternate = make_alternate(out, s.encode.alternate, master_channels=result.channels, duration=result.duration,
+                                   ffmpeg=s.ffmpeg, label=slug, progress=lambda f: ctx.progress(0.9 + 0.1 * f))
         # A file left from an earlier format (mp3 <-> m4a) or chapters that no longer exist must not be published.
         for other in ("mp3", "m4a"):
             stale = ctx.out_dir / f"{slug}.{other}"
@@ -146,4 +154,5 @@ class MasterStage(Stage):
             "source_lufs": result.source_lufs,
             "gain_db": result.gain_db,
             "attempts": result.attempts,
+            "alternate": alternate,
         }

@@ -41,6 +41,14 @@ def _clock(seconds) -> str:
     return format_clock(float(seconds or 0))
 
 
+def _stamp(seconds) -> str:
+    """``MM:SS`` (``HH:MM:SS`` from an hour): the chapter timestamps Spotify reads in a description."""
+    total = int(float(seconds or 0))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
 def _md_text(value) -> str:
     """Metadata placed in a Markdown file: HTML-special characters become entities, so a Markdown renderer shows the
     text instead of running it as HTML."""
@@ -72,6 +80,7 @@ class Templates:
             keep_trailing_newline=True,
         )
         self.env.filters["clock"] = _clock
+        self.env.filters["stamp"] = _stamp
         self.env.filters["md"] = _md_text
         self.env.filters["long_date"] = _long_date
         self._overrides: tuple[str, ...] | None = None
