@@ -121,6 +121,7 @@ class SiteStage(Stage):
         from pipeline.fsutil import safe_join, write_bytes
         from pipeline.web.pages import notes_paragraphs, transcript_paragraphs
         from pipeline.web.search import SEARCH_DIR, build_index
+        from pipeline.web.templating import long_date
 
         transcripts = self._transcripts(ctx)
         records = {r.episode.slug: r for r in published(ctx.episodes)}
@@ -128,7 +129,7 @@ class SiteStage(Stage):
         for e in model["episodes"]:
             episode = records[e["slug"]].episode
             path = transcripts.get(e["slug"])
-            episodes.append({"slug": e["slug"], "title": e["title"], "date": e["date"],
+            episodes.append({"slug": e["slug"], "title": e["title"], "date": e["date"], "when": long_date(e["date"]),
                              "notes": notes_paragraphs(episode.notes),
                              "transcript": transcript_paragraphs(path) if path else []})
         files = build_index(episodes)

@@ -125,7 +125,7 @@
     a.href = f.episode.href;
     h.appendChild(a);
     item.appendChild(h);
-    item.appendChild(el("p", "facts", f.episode.date));
+    item.appendChild(el("p", "facts", f.episode.when || f.episode.date));
     var paragraphs = (f.doc && f.doc.p) || [];
     var ranked = Object.keys(f.paragraphs).map(Number).filter(function (p) { return p > 0 && paragraphs[p]; });
     ranked.sort(function (x, y) { return f.paragraphs[y] - f.paragraphs[x] || x - y; });

@@ -261,8 +261,8 @@ def _extras_classes(BaseExtension, BaseEntryExtension, xml_elem):
         def __init__(self) -> None:
             self._data: dict = {}
 
-        def extend_ns(self) -> dict:
-            return {"podcast": PODCAST_NS, "itunes": ITUNES_NS}
+        def extend_ns(self) -> dict:  # the items' namespaces too: feedgen declares only the channel's on <rss>
+            return {"podcast": PODCAST_NS, "itunes": ITUNES_NS, "psc": PSC_NS}
 
         def set(self, data: dict) -> None:
             self._data = data

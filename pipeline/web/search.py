@@ -3,7 +3,7 @@ browser by ``search.js`` (no server, no framework: any static host serves it).
 
 Files, under ``feeds/search/``:
 
-* ``episodes.json`` - ``{"version": 1, "episodes": [{"slug", "title", "date", "href"}]}``, newest first;
+* ``episodes.json`` - ``{"version": 1, "episodes": [{"slug", "title", "date", "when", "href"}]}``, newest first;
 * ``docs/<slug>.json`` - ``{"p": [[start, speaker, text], ...]}``: the episode's title and notes as paragraphs with
   no time (``start`` null), then its transcript's paragraphs with their published start time. Fetched only for
   the episodes a search shows;
@@ -51,14 +51,14 @@ def _dump(data) -> bytes:
 
 def build_index(episodes: list[dict]) -> dict[str, bytes]:
     """The search files (path inside ``feeds/`` -> bytes) for ``episodes``: dicts with ``slug``, ``title``,
-    ``date``, ``notes`` (paragraphs of plain text) and ``transcript`` (paragraphs with ``start``, ``speaker`` and
+    ``date`` (ISO), ``when`` (the date as the pages show it), ``notes`` (paragraphs of plain text) and ``transcript`` (paragraphs with ``start``, ``speaker`` and
     ``text``), newest first."""
     files: dict[str, bytes] = {}
     postings: dict[str, dict[int, list[int]]] = {}
     listing = []
     for e_index, ep in enumerate(episodes):
         listing.append({"slug": ep["slug"], "title": ep["title"], "date": ep["date"][:10],
-                        "href": f"episodes/{ep['slug']}/notes.html"})
+                        "when": ep.get("when") or ep["date"][:10], "href": f"episodes/{ep['slug']}/notes.html"})
         paragraphs: list[list] = [[None, None, ep["title"]]]
         paragraphs += [[None, None, text] for text in ep.get("notes") or [] if text.strip()]
         paragraphs += [[round(float(p["start"]), 2), p.get("speaker"), p["text"]]

@@ -55,7 +55,8 @@ def _md_text(value) -> str:
     return html.escape("" if value is None else str(value), quote=False)
 
 
-def _long_date(iso: str) -> str:
+def long_date(iso: str) -> str:
+    """``14 September 2026``."""
     from datetime import datetime
 
     d = datetime.fromisoformat(iso)
@@ -82,7 +83,7 @@ class Templates:
         self.env.filters["clock"] = _clock
         self.env.filters["stamp"] = _stamp
         self.env.filters["md"] = _md_text
-        self.env.filters["long_date"] = _long_date
+        self.env.filters["long_date"] = long_date
         self._overrides: tuple[str, ...] | None = None
 
     def _sync(self) -> None:
