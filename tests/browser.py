@@ -130,9 +130,10 @@ class Browser:
         self.call("Input.insertText", session=True, text=text)
 
     def press_enter(self) -> None:
-        for kind in ("keyDown", "keyUp"):
-            self.call("Input.dispatchKeyEvent", session=True, type=kind, key="Enter", code="Enter",
-                      windowsVirtualKeyCode=13, text="\r" if kind == "keyDown" else None)
+        self.call("Input.dispatchKeyEvent", session=True, type="keyDown", key="Enter", code="Enter",
+                  windowsVirtualKeyCode=13, text="\r")
+        self.call("Input.dispatchKeyEvent", session=True, type="keyUp", key="Enter", code="Enter",
+                  windowsVirtualKeyCode=13)
 
     def screenshot(self, path: Path, full_page: bool = False) -> Path:
         params = {"format": "png"}
