@@ -135,6 +135,11 @@ class UpdateFrequency(Model):
             return datetime(v.year, v.month, v.day, tzinfo=timezone.utc)
         return v
 
+    @field_validator("dtstart")
+    @classmethod
+    def _aware(cls, v: datetime | None) -> datetime | None:
+        return v.replace(tzinfo=timezone.utc) if v is not None and v.tzinfo is None else v
+
 
 class License(Model):
     """``podcast:license``: an SPDX identifier (e.g. cc-by-4.0), or a name and the URL of its terms."""
