@@ -54,8 +54,10 @@ class SiteStage(Stage):
                 + sorted(self._transcripts(ctx).values()))
 
     def outputs(self, ctx: ShowContext) -> list[Path]:
+        from pipeline.web.pages import index_pages
+
         out = ctx.out_dir
-        pages = site_model(ctx.show, ctx.episodes)["pages"]
+        pages = index_pages([r.episode.slug for r in published(ctx.episodes)], ctx.show.settings.site.per_page)
         return ([out / p["path"] for p in pages]
                 + [out / CONDITIONS_DIR / "index.html", out / "search.html", out / "search" / "search.js",
                    out / "sitemap.xml", out / "robots.txt", self._artwork_copy(ctx), self._thumb(ctx)]

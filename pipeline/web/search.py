@@ -33,9 +33,10 @@ _SAFE_KEY = re.compile(r"^[a-z0-9]+$")
 
 def tokens(text: str) -> list[str]:
     """The words of ``text`` as indexed: NFKD, combining marks dropped, lower case, letters and digits only."""
-    decomposed = unicodedata.normalize("NFKD", text or "")
-    stripped = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
-    return [t for t in _TOKEN.findall(stripped.lower()) if len(t) >= MIN_TOKEN]
+    text = text or ""
+    if not text.isascii():  # plain ASCII (most English) has nothing to decompose
+        text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if unicodedata.category(ch) != "Mn")
+    return [t for t in _TOKEN.findall(text.lower()) if len(t) >= MIN_TOKEN]
 
 
 def shard_key(token: str) -> str:
@@ -53,8 +54,10 @@ def build_index(episodes: list[dict]) -> dict[str, bytes]:
     """The search files (path inside ``feeds/`` -> bytes) for ``episodes``: dicts with ``slug``, ``title``,
     ``date`` (ISO), ``when`` (the date as the pages show it), ``notes`` (paragraphs of plain text) and ``transcript`` (paragraphs with ``start``, ``speaker`` and
     ``text``), newest first."""
+    from collections import defaultdict
+
     files: dict[str, bytes] = {}
-    postings: dict[str, dict[int, list[int]]] = {}
+    postings: dict[str, list[list[int]]] = defaultdict(list)  # token -> [[episode, paragraph, ...], ...]
     listing = []
     for e_index, ep in enumerate(episodes):
         listing.append({"slug": ep["slug"], "title": ep["title"], "date": ep["date"][:10],
@@ -63,16 +66,17 @@ def build_index(episodes: list[dict]) -> dict[str, bytes]:
         paragraphs += [[None, None, text] for text in ep.get("notes") or [] if text.strip()]
         paragraphs += [[round(float(p["start"]), 2), p.get("speaker"), p["text"]]
                        for p in ep.get("transcript") or [] if p.get("text", "").strip()]
+        found: dict[str, list[int]] = defaultdict(list)
         for p_index, (_, _, text) in enumerate(paragraphs):
             for token in set(tokens(text)):
-                found = postings.setdefault(token, {}).setdefault(e_index, [])
-                if not found or found[-1] != p_index:
-                    found.append(p_index)
+                found[token].append(p_index)
+        for token, paras in found.items():
+            postings[token].append([e_index, *paras])
         files[f"{SEARCH_DIR}/docs/{ep['slug']}.json"] = _dump({"p": paragraphs})
     files[f"{SEARCH_DIR}/episodes.json"] = _dump({"version": VERSION, "episodes": listing})
-    shards: dict[str, dict[str, list]] = {}
-    for token, by_episode in postings.items():
-        shards.setdefault(shard_key(token), {})[token] = [[e, *paras] for e, paras in sorted(by_episode.items())]
+    shards: dict[str, dict[str, list]] = defaultdict(dict)
+    for token, lists in postings.items():
+        shards[shard_key(token)][token] = lists
     for key, shard in shards.items():
         files[f"{SEARCH_DIR}/index/{key}.json"] = _dump(shard)
     return files
