@@ -128,7 +128,9 @@
     item.appendChild(el("p", "facts", f.episode.when || f.episode.date));
     var paragraphs = (f.doc && f.doc.p) || [];
     var ranked = Object.keys(f.paragraphs).map(Number).filter(function (p) { return p > 0 && paragraphs[p]; });
-    ranked.sort(function (x, y) { return f.paragraphs[y] - f.paragraphs[x] || x - y; });
+    ranked.sort(function (x, y) {  /* most words first, then moments in the audio before notes, then in order */
+      return f.paragraphs[y] - f.paragraphs[x] || (paragraphs[x][0] === null) - (paragraphs[y][0] === null) || x - y;
+    });
     var moments = el("ul", "moments");
     ranked.slice(0, MOMENTS).sort(function (x, y) { return x - y; }).forEach(function (p) {
       var para = paragraphs[p], li = el("li");

@@ -190,7 +190,7 @@ class Templates:
         if not show_dir.is_dir():
             return problems
         for path in sorted(show_dir.rglob("*")):
-            if (not path.is_file() or path.suffix not in (".html", ".htm", ".md", ".css", ".xml", ".txt")
+            if (not path.is_file() or path.suffix not in (".html", ".htm", ".md", ".css", ".xml", ".txt", ".js")
                     or path.name.upper().startswith("README")):
                 continue
             name = path.relative_to(show_dir).as_posix()
