@@ -1,4 +1,5 @@
-"""The show-level ``feed`` stage: ``feeds/feed.xml`` (Apple Podcasts + Podcasting 2.0) and the published artwork.
+"""The show-level ``feed`` stage: ``feeds/feed.xml`` (Apple Podcasts + Podcasting 2.0), one feed per condition
+(``feeds/conditions/<slug>.xml``, the episodes the producer tagged with it) and the published artwork.
 
 What the feed says is first gathered into a plain, JSON-able model (:meth:`FeedStage.model`); that model is also the
 stage's params, so the feed is rebuilt exactly when something it shows changes - including a scheduled episode
