@@ -222,3 +222,19 @@ def test_downstream_params_are_the_same_whether_upstream_ran_now_or_before(monke
     episode(show_root, "one", tmp_path)
     assert build(show_root).ran("one") == ["unsorted", "ordered"]
     assert build(show_root).ran("one") == []
+
+
+def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    left = tmp_path / f".episode.tmp{dead.stdout.strip()}.opus"  # a build killed while writing episode.opus
+    left.write_bytes(b"half")
+    busy = tmp_path / f".episode.tmp{os.getppid()}.opus"  # a process still running (it may still be writing)
+    busy.write_bytes(b"busy")
+    assert write_bytes(tmp_path / "episode.opus", b"whole")
+    assert not left.exists() and busy.exists()
+    assert (tmp_path / "episode.opus").read_bytes() == b"whole"
