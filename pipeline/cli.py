@@ -245,7 +245,9 @@ def serve(ctx: click.Context, port: int, bind: str, root: Path | None) -> None:
     out = show.output_dir if show else base / "feeds"
     if not out.is_dir():
         raise KindcastError(f"{out}: nothing built yet; run kindcast build first")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(out))
+    from pipeline.web.preview import PreviewHandler
+
+    handler = functools.partial(PreviewHandler, directory=str(out))  # byte ranges, so players can seek
     with http.server.ThreadingHTTPServer((bind, port), handler) as httpd:
         click.echo(f"serving {out} at http://{bind}:{port}/ (Ctrl-C to stop)")
         try:

@@ -26,6 +26,14 @@ class SilenceSettings(Section):
     pad: float = Field(0.35, ge=0, le=5, description="seconds of breath kept before the first and after the last sound")
 
 
+class AlternateSettings(Section):
+    """The smaller copy of each episode announced as ``podcast:alternateEnclosure`` (made after the main encode)."""
+
+    format: Literal["opus", "none"] = Field("opus", description="Opus in Ogg (.opus); none: no smaller copy")
+    bitrate: str = Field("24k", pattern=r"^\d{1,3}k$", description="a speech bitrate: 24k mono Opus is clear speech")
+    channels: Literal["mono", "same"] = Field("mono", description="mono, or the same channels as the main file")
+
+
 class EncodeSettings(Section):
     format: Literal["mp3", "m4a"] = "mp3"
     bitrate: str = Field("128k", pattern=r"^\d{2,3}k$")
@@ -33,6 +41,7 @@ class EncodeSettings(Section):
     channels: Literal["auto", "mono", "stereo"] = "auto"
     quality: int = Field(7, ge=0, le=9, description="MP3 encoder effort: 0 best and slowest, 9 fastest; 7 is "
                          "about 2x faster than 3 and transparent enough for speech at 128k")
+    alternate: AlternateSettings = Field(default_factory=AlternateSettings)
 
 
 class MusicSettings(Section):
@@ -68,6 +77,10 @@ class AudiogramSettings(Section):
     theme: dict[str, str | int | float] = Field(default_factory=dict)  # colours, font, waveform style
 
 
+class SiteSettings(Section):
+    per_page: int = Field(20, ge=1, le=500, description="episodes on each page of the index (the feed keeps all)")
+
+
 class Settings(Section):
     output_dir: str = "feeds"
     ffmpeg: str | None = None  # None: the ffmpeg inside the imageio-ffmpeg wheel
@@ -78,3 +91,4 @@ class Settings(Section):
     transcription: TranscriptionSettings = Field(default_factory=TranscriptionSettings)
     conditions: ConditionsSettings = Field(default_factory=ConditionsSettings)
     audiogram: AudiogramSettings = Field(default_factory=AudiogramSettings)
+    site: SiteSettings = Field(default_factory=SiteSettings)

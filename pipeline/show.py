@@ -124,6 +124,81 @@ class Cut(Model):
         return self
 
 
+
+class Txt(Model):
+    """``podcast:txt``: free text for others to read, e.g. a verification token (``purpose: verify``)."""
+
+    text: str = Field(min_length=1, max_length=4000)
+    purpose: str | None = Field(None, min_length=1, max_length=128)
+
+
+RRULE_RE = re.compile(r"^FREQ=(SECONDLY|MINUTELY|HOURLY|DAILY|WEEKLY|MONTHLY|YEARLY)(;[A-Z]+=[^;\s]+)*$")
+
+
+class UpdateFrequency(Model):
+    """``podcast:updateFrequency``: how often episodes come, in words and as an iCalendar RRULE."""
+
+    text: str = Field(min_length=1, max_length=128)
+    rrule: str | None = None
+    complete: bool = False
+    dtstart: datetime | None = None
+
+    @field_validator("rrule")
+    @classmethod
+    def _rrule(cls, v: str | None) -> str | None:
+        if v is not None and not RRULE_RE.match(v):
+            raise ValueError("must be an iCalendar RRULE such as FREQ=WEEKLY or FREQ=MONTHLY;INTERVAL=2")
+        return v
+
+    @field_validator("dtstart", mode="before")
+    @classmethod
+    def _day(cls, v: Any) -> Any:
+        if isinstance(v, date) and not isinstance(v, datetime):
+            return datetime(v.year, v.month, v.day, tzinfo=timezone.utc)
+        return v
+
+    @field_validator("dtstart")
+    @classmethod
+    def _aware(cls, v: datetime | None) -> datetime | None:
+        return v.replace(tzinfo=timezone.utc) if v is not None and v.tzinfo is None else v
+
+
+class License(Model):
+    """``podcast:license``: an SPDX identifier (e.g. cc-by-4.0), or a name and the URL of its terms."""
+
+    name: str = Field(min_length=1, max_length=128)
+    url: str | None = None
+
+    _u = field_validator("url")(lambda cls, v: _http(v))
+
+
+GEO_RE = re.compile(r"^geo:-?\d{1,2}(\.\d+)?,-?\d{1,3}(\.\d+)?(,-?\d+(\.\d+)?)?(;u=\d+(\.\d+)?)?$")
+OSM_RE = re.compile(r"^[NWR]\d+(#\d+)?$")
+
+
+class Location(Model):
+    """``podcast:location``: where the show is made or what it is about."""
+
+    name: str = Field(min_length=1, max_length=128)
+    geo: str | None = None
+    osm: str | None = None
+    rel: Literal["subject", "creator"] | None = None
+
+    @field_validator("geo")
+    @classmethod
+    def _geo(cls, v: str | None) -> str | None:
+        if v is not None and not GEO_RE.match(v):
+            raise ValueError("must be a geo URI: geo:LATITUDE,LONGITUDE, e.g. geo:51.5072,-0.1276")
+        return v
+
+    @field_validator("osm")
+    @classmethod
+    def _osm(cls, v: str | None) -> str | None:
+        if v is not None and not OSM_RE.match(v):
+            raise ValueError("must be an OpenStreetMap object: N, W or R and its number, e.g. R65606")
+        return v
+
+
 class ShowMeta(Model):
     title: str = Field(min_length=1)
     description: str = Field(min_length=1)
@@ -143,9 +218,27 @@ class ShowMeta(Model):
     guid: str | None = None
     hosts: list[Person] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list)
+    # Podcasting 2.0 and Apple channel tags, written to the feed only when given
+    txt: list[Txt] = Field(default_factory=list)
+    update_frequency: UpdateFrequency | None = None
+    license: License | None = None
+    location: Location | None = None
+    new_feed_url: str | None = None  # itunes:new-feed-url: the feed has moved there
+    block: bool = False  # itunes:block: keep the show out of Apple Podcasts
+    complete: bool = False  # itunes:complete: no more episodes will come
     settings: Settings = Field(default_factory=Settings)
 
     _link = field_validator("link")(lambda cls, v: _http(v))
+    _shorthands = field_validator("license", "location", "update_frequency", mode="before")(
+        lambda cls, v, info: {"name" if info.field_name != "update_frequency" else "text": v} if isinstance(v, str) else v)
+    _new_feed_url = field_validator("new_feed_url")(lambda cls, v: _http(v))
+
+    @field_validator("txt", mode="before")
+    @classmethod
+    def _txt(cls, v: Any) -> Any:
+        if isinstance(v, (str, dict)):
+            v = [v]
+        return [{"text": t} if isinstance(t, str) else t for t in v] if isinstance(v, list) else v
 
     @field_validator("base_url")
     @classmethod

@@ -47,7 +47,12 @@ class MasterStage(Stage):
         return paths
 
     def outputs(self, ctx: EpisodeContext) -> list[Path]:
+        from pipeline.audio.alternate import alternate_path
+
         outs = [self._file(ctx)]
+        alternate = alternate_path(self._file(ctx), ctx.show.settings.encode.alternate.format)  # the smaller copy
+        if alternate is not None:
+            outs.append(alternate)
         if ctx.episode.meta.chapters:
             outs.append(ctx.out_dir / "chapters.json")
         return outs
@@ -138,7 +143,17 @@ class MasterStage(Stage):
             work_dir=ctx.temp_dir,
             write_file_tags=False,
         )
-        result = master(job, progress=lambda f: ctx.progress(0.95 * f))
+        result = master(job, progress=lambda f: ctx.progress(0.85 * f))
+        alternate = None
+        if s.encode.alternate.format != "none":
+            from pipeline.audio.alternate import alternate_path, encode_alternate
+
+            channels = 1 if s.encode.alternate.channels == "mono" else result.channels
+            made = encode_alternate(audio, alternate_path(audio, s.encode.alternate.format),
+                                    fmt=s.encode.alternate.format, bitrate=s.encode.alternate.bitrate,
+                                    channels=channels, duration=result.duration, ffmpeg=s.ffmpeg,
+                                    label=ctx.episode.slug, progress=lambda f: ctx.progress(0.85 + 0.1 * f))
+            alternate = made.to_json()
         measured = {
             "mime": result.mime,
             "duration": result.duration,
@@ -151,6 +166,7 @@ class MasterStage(Stage):
             "source_lufs": result.source_lufs,
             "gain_db": result.gain_db,
             "attempts": result.attempts,
+            "alternate": alternate,
         }
         write_text(info, json.dumps(measured, sort_keys=True))
         return audio, measured
@@ -179,6 +195,7 @@ class MasterStage(Stage):
         with atomic_path(out) as tmp:
             shutil.copyfile(audio, tmp)
             write_tags(tmp, s.encode.format, tags, measured["chapters"], measured["duration"])
+        alternate = self._publish_alternate(ctx, audio, measured, tags)
         # A file left from an earlier format (mp3 <-> m4a) or chapters that no longer exist must not be published.
         for other in ("mp3", "m4a"):
             stale = ctx.out_dir / f"{slug}.{other}"
@@ -190,4 +207,27 @@ class MasterStage(Stage):
         elif chapters_file.exists():
             chapters_file.unlink()
         ctx.progress(1.0)
-        return {"file": out.name, "bytes": out.stat().st_size, "audio": key, **measured}
+        return {"file": out.name, "bytes": out.stat().st_size, "audio": key, **measured, "alternate": alternate}
+
+    def _publish_alternate(self, ctx: EpisodeContext, audio: Path, measured: dict, tags) -> dict | None:
+        """The smaller copy (``podcast:alternateEnclosure``), made with the audio and tagged like the main file;
+        a copy of another format left from earlier settings is removed."""
+        import shutil
+
+        from pipeline.audio.alternate import FORMATS, alternate_path
+        from pipeline.audio.tags import write_tags
+        from pipeline.fsutil import atomic_path
+
+        fmt = ctx.show.settings.encode.alternate.format
+        out = alternate_path(self._file(ctx), fmt)
+        for spec in FORMATS.values():
+            stale = self._file(ctx).with_suffix(spec["suffix"])
+            if stale != out and stale.exists():
+                stale.unlink()
+        made = measured.get("alternate")
+        if out is None or not made:
+            return None
+        with atomic_path(out) as tmp:
+            shutil.copyfile(alternate_path(audio, fmt), tmp)
+            write_tags(tmp, fmt, tags, measured["chapters"], measured["duration"])
+        return {**made, "file": out.name, "bytes": out.stat().st_size}
