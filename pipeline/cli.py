@@ -223,9 +223,9 @@ def serve(ctx: click.Context, port: int, bind: str, root: Path | None) -> None:
 
 def _register_commands() -> None:
     """The single-file commands, one module each (they mirror the stages)."""
-    from pipeline.commands import audiogram, conditions, master, transcribe
+    from pipeline.commands import audiogram, conditions, master, publish, transcribe, watch
 
-    for module in (conditions, master, transcribe, audiogram):
+    for module in (conditions, master, transcribe, audiogram, publish, watch):
         module.register(cli)
 
 
