@@ -295,3 +295,17 @@ def test_check_names_file_and_field_of_bad_publish_settings(tmp_path):
                 analytics_prefix=None)
     proc = kindcast("check", "--root", root)
     assert "error: episodes/show.yaml: publish.to: no passwords in show.yaml" in proc.stderr
+
+
+def test_publish_refuses_a_missing_or_unsafe_destination(show):
+    cases = {
+        (): "no destination: give --to DEST or set publish.to",
+        ("--to", "ftp://example.org/pod"): "unknown destination scheme 'ftp://'",
+        ("--to", show / "feeds" / "copy"): "overlaps the built tree",
+        ("--to", show / "episodes" / "www"): "inside episodes/",
+    }
+    for args, message in cases.items():
+        proc = kindcast("publish", *args, "--root", show)
+        assert proc.returncode == 1 and message in proc.stderr, (args, proc.stderr)
+        assert "Traceback" not in proc.stderr
+    assert not (show / "feeds" / "copy").exists() and not (show / "episodes" / "www").exists()

@@ -73,6 +73,7 @@ def grow(src: Path, dest: Path, chunk: int = 48_000, pause: float = 0.2) -> None
             time.sleep(pause)
 
 
+@pytest.mark.slow
 def test_watch_builds_a_dropped_recording_once_publishes_and_survives_a_bad_one(tmp_path):
     root = make_show(tmp_path / "show")
     show_yaml = root / "episodes" / "show.yaml"
@@ -115,6 +116,7 @@ def test_watch_builds_a_dropped_recording_once_publishes_and_survives_a_bad_one(
     assert not any("Traceback" in line for line in watch.lines)
 
 
+@pytest.mark.slow
 def test_watch_wakes_for_a_scheduled_episode(tmp_path):
     root = make_show(tmp_path / "show")
     show_yaml = root / "episodes" / "show.yaml"

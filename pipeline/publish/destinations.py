@@ -126,19 +126,20 @@ class Destination:
         self.close()
 
 
-def open_destination(spec: DestinationSpec, *, root: Path, output_dir: Path, endpoint_url: str | None = None
-                     ) -> Destination:
-    """Connect to the destination ``spec`` names (a folder path is relative to the show's root)."""
+def open_destination(spec: DestinationSpec, *, root: Path, output_dir: Path, endpoint_url: str | None = None,
+                     relative_to: Path | None = None) -> Destination:
+    """Connect to the destination ``spec`` names. A relative folder is taken from ``relative_to`` (default: the
+    show's root, as for ``publish.to``; the current folder for ``--to``)."""
     if spec.kind == "folder":
-        return FolderDestination(_folder_path(spec, root, output_dir))
+        return FolderDestination(_folder_path(spec, Path(relative_to or root), root, output_dir))
     if spec.kind == "s3":
         return S3Destination(spec.bucket, spec.path, endpoint_url=endpoint_url)
     return SFTPDestination(spec)
 
 
-def _folder_path(spec: DestinationSpec, root: Path, output_dir: Path) -> Path:
+def _folder_path(spec: DestinationSpec, base: Path, root: Path, output_dir: Path) -> Path:
     path = Path(os.path.expanduser(spec.path))
-    path = (path if path.is_absolute() else Path(root) / path).resolve()
+    path = (path if path.is_absolute() else base / path).resolve()
     out, root = Path(output_dir).resolve(), Path(root).resolve()
     if path == out or out in path.parents or path in out.parents:
         raise KindcastError(f"{spec.text}: the destination overlaps the built tree {out}; publish to another folder")
@@ -238,6 +239,7 @@ class S3Destination(Destination):
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
+        from boto3.exceptions import S3UploadFailedError
         from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
 
         try:
@@ -248,7 +250,7 @@ class S3Destination(Destination):
         except ClientError as exc:
             err = exc.response.get("Error", {})
             raise KindcastError(f"{self.label}: {err.get('Code', 'error')}: {err.get('Message') or exc}") from None
-        except BotoCoreError as exc:
+        except (BotoCoreError, S3UploadFailedError) as exc:
             raise KindcastError(f"{self.label}: {exc}") from None
 
     def _key(self, rel: str) -> str:

@@ -213,6 +213,9 @@ def publish(show, dest: Destination, *, dry: bool = False, notify: bool = True, 
     try:
         for change in report.uploads:
             local = files[change.rel]
+            if not local.path.is_file():
+                raise KindcastError(f"{local.path}: gone while publishing (is a build running?); publish again "
+                                    "when it has finished")
             dest.upload(change.rel, local.path, content_type(change.rel), cache_control(change.rel))
             manifest.files[change.rel] = {"sha256": local.sha256, "size": local.size}
             dirty = True
@@ -281,6 +284,6 @@ def publish_show(root: Path, *, to: str | None = None, dry: bool = False, notify
     except ValueError as exc:
         raise KindcastError(f"--to {target}: {exc}") from None
     with publish_lock(show.root):
-        with open_destination(spec, root=show.root, output_dir=show.output_dir,
-                              endpoint_url=settings.endpoint_url) as dest:
+        with open_destination(spec, root=show.root, output_dir=show.output_dir, endpoint_url=settings.endpoint_url,
+                              relative_to=Path.cwd() if to else show.root) as dest:
             return publish(show, dest, dry=dry, notify=notify, emit=emit)

@@ -55,6 +55,7 @@ class Watcher:
         self.emit = emit
         self.now = now or (lambda: datetime.now(timezone.utc))
         self.pending: dict[str, _Pending] = {}
+        self.stray: set[str] = set()  # recordings dropped straight into episodes/, already reported
         self.next_due: tuple[datetime, str] | None = None
         self.retry_at: float | None = None
         self.retry_wait = RETRY_FIRST
@@ -67,13 +68,36 @@ class Watcher:
 
         if not self.episodes.is_dir():
             raise KindcastError(f"{self.episodes}: no episodes folder to watch")
+        if self.publish_enabled:
+            self._check_destination()
         self.emit(f"watching {self.episodes}" + (" (publishing)" if self.publish_enabled else "") +
                   "; Ctrl-C to stop")
-        self._build(None, "start")
         watch_filter = watchfiles.DefaultFilter(ignore_dirs=(".kindcast",))
+        started = False
         for changes in watchfiles.watch(self.episodes, watch_filter=watch_filter, stop_event=stop_event,
                                         rust_timeout=TICK_MS, yield_on_timeout=True, raise_interrupt=True):
+            if not started:  # the catch-up build runs once watching has begun, so nothing dropped meanwhile is lost
+                started = True
+                self._build(None)
             self._tick(changes)
+
+    def _check_destination(self) -> None:
+        """Refuse to start publishing with nowhere to publish to (a broken show.yaml is reported by the builds)."""
+        from pipeline.publish.destinations import parse_destination
+        from pipeline.show import load_show
+
+        target = self.to
+        if target is None:
+            show, _problems = load_show(self.root)
+            if show is None:
+                return
+            target = show.meta.publish.to
+        if not target:
+            raise KindcastError("--publish: no destination: give --to DEST or set publish.to in episodes/show.yaml")
+        try:
+            parse_destination(target)
+        except ValueError as exc:
+            raise KindcastError(f"--to {target}: {exc}") from None
 
     def _key(self, path: Path) -> str | None:
         try:
@@ -83,7 +107,17 @@ class Watcher:
         if not parts or parts[0].startswith((".", "_")):
             return None
         if len(parts) == 1:
-            return parts[0] if (self.episodes / parts[0]).is_dir() else SHOW_KEY
+            if (self.episodes / parts[0]).is_dir():
+                return parts[0]
+            from pipeline.media import AUDIO_EXTENSIONS
+
+            if path.suffix.lower() in AUDIO_EXTENSIONS:  # a recording dropped beside show.yaml
+                if path.name not in self.stray:
+                    self.stray.add(path.name)
+                    self.emit(f"ignored: episodes/{path.name}: put each recording in a folder of its own, "
+                              "episodes/<slug>/, with an episode.md (kindcast new makes one)")
+                return None
+            return SHOW_KEY
         return parts[0]
 
     def _folder(self, key: str) -> Path:
@@ -109,45 +143,46 @@ class Watcher:
                 del self.pending[key]
         if ready:
             if SHOW_KEY in ready or len(ready) > 1:
-                self._build(None, "changed")
+                self._build(None)
             else:
-                self._build(ready[0], "changed")
+                self._build(ready[0])
         elif self.next_due and self.now() >= self.next_due[0]:
             when, slug = self.next_due
             self.emit(f"due: {slug} (scheduled for {when.isoformat()})")
-            self._build(None, "due")
+            self._build(None)
         elif self.retry_at is not None and time.monotonic() >= self.retry_at:
             self._publish()
 
     # --- building and publishing ---------------------------------------------------------------------------------
 
-    def _build(self, only: str | None, why: str) -> None:
+    def _build(self, only: str | None) -> None:
         from pipeline.engine.build import build
 
+        started = self.now()  # episodes dated after this are still to come, even if their time passes mid-build
         try:
             report = build(self.root, only=only if only and (self.episodes / only).is_dir() else None,
                            jobs=self.jobs)
         except ValidationFailed as exc:
             for problem in exc.problems:
                 self.emit(f"failed: {problem}")
-            self._schedule()
+            self._schedule(started)
             return
         except KindcastError as exc:
             self.emit(f"failed: {exc}")
-            self._schedule()
+            self._schedule(started)
             return
         except Exception as exc:  # a bug: say so in one line, keep watching
             self.emit(f"failed: internal error: {exc!r}")
-            self._schedule()
+            self._schedule(started)
             return
         for line in build_lines(report):
             self.emit(line)
-        self._schedule()
+        self._schedule(started)
         if self.publish_enabled:
             self._publish()
 
-    def _schedule(self) -> None:
-        """Find the next episode dated in the future."""
+    def _schedule(self, since: datetime) -> None:
+        """Find the next episode dated after ``since`` (when the last build started)."""
         from pipeline.show import load_project
 
         try:
@@ -155,7 +190,7 @@ class Watcher:
         except KindcastError:
             self.next_due = None
             return
-        now = self.now()
+        now = since
         upcoming = sorted((ep.meta.date, ep.slug) for ep in project.episodes if ep.meta.date > now)
         due = upcoming[0] if upcoming else None
         if due and due != self.next_due:
