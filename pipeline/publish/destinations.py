@@ -165,13 +165,12 @@ class FolderDestination(Destination):
 
     def list(self) -> dict[str, int]:
         found: dict[str, int] = {}
-        if not self.root.is_dir():
-            return found
         for folder, _dirs, names in os.walk(self.root):
+            rel_dir = os.path.relpath(folder, self.root).replace(os.sep, "/")
+            prefix = "" if rel_dir == "." else rel_dir + "/"
             for name in names:
-                path = Path(folder) / name
                 with contextlib.suppress(FileNotFoundError):
-                    found[path.relative_to(self.root).as_posix()] = path.stat().st_size
+                    found[prefix + name] = os.stat(os.path.join(folder, name)).st_size
         return found
 
     def read(self, rel: str) -> bytes | None:

@@ -3,7 +3,9 @@ they go out in, and the consistency check that runs before anything is sent."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote
@@ -79,21 +81,30 @@ def scan(out_dir: Path, cache_file: Path) -> tuple[dict[str, LocalFile], list[st
     files: dict[str, LocalFile] = {}
     temporary: list[str] = []
     fresh: dict[str, list] = {}
-    for path in sorted(Path(out_dir).rglob("*")):
-        rel = path.relative_to(out_dir).as_posix()
-        if any(TEMP_RE.match(part) for part in PurePosixPath(rel).parts):
-            temporary.append(rel)
-            continue
-        if any(part.startswith(".") for part in PurePosixPath(rel).parts) or not path.is_file():
-            continue
-        st = path.stat()
-        known = cache.get(rel)
-        if known and known[0] == st.st_size and known[1] == st.st_mtime_ns:
-            digest = known[2]
-        else:
-            digest = sha256_file(path)
-        fresh[rel] = [st.st_size, st.st_mtime_ns, digest]
-        files[rel] = LocalFile(rel, path, st.st_size, digest)
+    out_dir = Path(out_dir)
+    for folder, dirs, names in os.walk(out_dir):
+        rel_dir = os.path.relpath(folder, out_dir).replace(os.sep, "/")
+        prefix = "" if rel_dir == "." else rel_dir + "/"
+        temporary += [prefix + d for d in dirs if TEMP_RE.match(d)]
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(names):
+            rel = prefix + name
+            if TEMP_RE.match(name):
+                temporary.append(rel)
+                continue
+            if name.startswith("."):
+                continue
+            path = os.path.join(folder, name)
+            st = os.stat(path)
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            known = cache.get(rel)
+            if known and known[0] == st.st_size and known[1] == st.st_mtime_ns:
+                digest = known[2]
+            else:
+                digest = sha256_file(Path(path))
+            fresh[rel] = [st.st_size, st.st_mtime_ns, digest]
+            files[rel] = LocalFile(rel, Path(path), st.st_size, digest)
     if fresh != cache:
         write_text(Path(cache_file), json.dumps(fresh, sort_keys=True, separators=(",", ":")))
     return files, temporary
