@@ -17,8 +17,6 @@ import yaml
 
 from conftest import kindcast, make_show, synth, write_episode
 
-pytest.importorskip("watchfiles")
-
 
 class Watch:
     """``kindcast watch`` in its own process, its output read line by line as it comes."""
@@ -82,13 +80,13 @@ def test_watch_builds_a_dropped_recording_once_publishes_and_survives_a_bad_one(
     show_yaml.write_text(yaml.safe_dump(data, sort_keys=False))
     tone = synth(tmp_path / "raw" / "talk.wav", "sine=f=250:sample_rate=22050", 12)
 
-    watch = Watch("--root", root, "--publish", "--settle", "1.5")
+    watch = Watch("--root", root, "--publish", "--settle", "3")
     try:
         watch.wait_for("watching")
         watch.wait_for("published")  # the catch-up build and publish at start
         write_episode(root, "ep-new", {"title": "New", "date": "2026-01-01", "guid": "g-new", "number": 1})
         started = time.monotonic()
-        grow(tone, root / "episodes" / "ep-new" / "talk.wav")  # about 2 s of growing, pauses under --settle
+        grow(tone, root / "episodes" / "ep-new" / "talk.wav")  # about 2 s of growing, pauses well under --settle
         grew = time.monotonic() - started
         built = watch.wait_for("built: ep-new")
         assert "master" in built
@@ -112,7 +110,7 @@ def test_watch_builds_a_dropped_recording_once_publishes_and_survives_a_bad_one(
         watch.kill()
     assert code == 0, watch.lines
     assert watch.lines[-1] == "stopped"
-    assert grew > 1.5
+    assert grew > 1.5  # it really grew for a while
     assert not any("Traceback" in line for line in watch.lines)
 
 
