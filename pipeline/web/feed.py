@@ -1,13 +1,14 @@
 """The podcast RSS feed: a plain data model of the channel and its items, and its rendering through feedgen.
 
-feedgen (with its ``podcast`` extension for the iTunes tags) writes the RSS; two small feedgen extensions of our own
-add what it lacks:
+feedgen (with its ``podcast`` extension for the iTunes tags) writes the RSS; small feedgen extensions of our own add
+what it lacks:
 
 * ``AppleExtension`` - ``itunes:explicit`` as ``true``/``false`` (feedgen 1.0 only knows yes/no/clean, which Apple no
   longer accepts) and ``itunes:keywords``;
 * ``PodcastIndexExtension`` / ``PodcastIndexEntryExtension`` - the Podcasting 2.0 namespace
-  (``https://podcastindex.org/namespace/1.0``): guid, locked, funding, medium, person on the channel; transcript,
-  chapters, soundbite, person, season and episode on each item.
+  (``https://podcastindex.org/namespace/1.0``): guid, locked, funding, medium, person, podping on the channel;
+  transcript, chapters, soundbite, person, season and episode on each item;
+* ``WebSubExtension`` - ``<atom:link rel="hub">`` for each WebSub hub (feedgen writes only the self link in RSS).
 
 The model (plain dicts built by the feed stage, see ``pipeline/stages/feed.py``) is JSON-able, so the stage uses it
 as its params: any change to what the feed says, including which scheduled episodes are now public, rebuilds it.
