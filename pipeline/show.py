@@ -12,10 +12,11 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Collection, Literal
+from typing import Annotated, Any, Callable, Collection, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator,
+                      model_validator)
 
 from pipeline.apple import category_problems, check_artwork
 from pipeline.conditions.taxonomy import Taxonomy, load_taxonomy
@@ -199,6 +200,45 @@ class Location(Model):
         return v
 
 
+class PublishSettings(Model):
+    """``publish:`` in show.yaml: where ``kindcast publish`` sends the built tree and whom it tells. Credentials never
+    live here: they come from the AWS chain or the SSH agent and config."""
+
+    to: str | None = None  # a folder, s3://bucket/prefix/ or sftp://user@host[:port]/path
+    endpoint_url: str | None = None  # S3-compatible services (R2, B2, MinIO, Spaces); else AWS_ENDPOINT_URL
+    websub: list[Annotated[str, AfterValidator(_http)]] = Field(default_factory=list)  # hubs: announced in the feed, pinged when it changes
+    podcastindex: bool | str = False  # Podcast Index pubnotify (true: the official URL; or another URL)
+    podping: bool | str = False  # podping.cloud (true) or another URL; the token from PODPING_TOKEN
+    analytics_prefix: str | None = None  # prefixes enclosure URLs in the feed (OP3, Podtrac...)
+
+    @field_validator("to")
+    @classmethod
+    def _destination(cls, v: str | None) -> str | None:
+        from pipeline.publish.destinations import parse_destination
+
+        if v is not None:
+            parse_destination(v)  # ValueError: one line saying what is wrong
+        return v
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint(cls, v: str | None) -> str | None:
+        return None if v is None else _http(v)
+
+    @field_validator("podcastindex", "podping")
+    @classmethod
+    def _service(cls, v: bool | str) -> bool | str:
+        return v if isinstance(v, bool) else _http(v)
+
+    @field_validator("analytics_prefix")
+    @classmethod
+    def _prefix(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        v = _http(v)
+        return v if v.endswith("/") else v + "/"
+
+
 class ShowMeta(Model):
     title: str = Field(min_length=1)
     description: str = Field(min_length=1)
@@ -227,6 +267,7 @@ class ShowMeta(Model):
     block: bool = False  # itunes:block: keep the show out of Apple Podcasts
     complete: bool = False  # itunes:complete: no more episodes will come
     settings: Settings = Field(default_factory=Settings)
+    publish: PublishSettings = Field(default_factory=PublishSettings)
 
     _link = field_validator("link")(lambda cls, v: _http(v))
     _shorthands = field_validator("license", "location", "update_frequency", mode="before")(
@@ -253,6 +294,23 @@ class ShowMeta(Model):
     @property
     def categories(self) -> list[str]:
         return [self.category] if isinstance(self.category, str) else list(self.category)
+
+
+def _zoned(text: str) -> Any:
+    """``2026-03-01 09:00 Europe/Berlin``: a date and time followed by an IANA time zone name (summer time follows
+    the zone). Other text is left for pydantic (ISO 8601, with or without an offset: none means UTC)."""
+    match = re.match(r"^\s*(\d{4}-\d{2}-\d{2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?)\s+"
+                     r"([A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+)*)\s*$", text)
+    if not match:
+        return text
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        zone = ZoneInfo(match.group(2))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {match.group(2)!r} (use a name like Europe/London, or an offset "
+                         "like +01:00)") from None
+    return datetime.fromisoformat(match.group(1)).replace(tzinfo=zone)
 
 
 class EpisodeMeta(Model):
@@ -284,6 +342,8 @@ class EpisodeMeta(Model):
     def _date(cls, v: Any) -> Any:
         if isinstance(v, date) and not isinstance(v, datetime):
             return datetime(v.year, v.month, v.day, tzinfo=timezone.utc)
+        if isinstance(v, str):
+            return _zoned(v)
         return v
 
     @field_validator("date")

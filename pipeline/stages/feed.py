@@ -131,14 +131,16 @@ class FeedStage(Stage):
             "funding": [{"url": f.url, "text": f.text} for f in meta.funding],
             "people": [_person(p, "host") for p in meta.hosts],
             "extras": channel_extras_model(meta),
+            "hubs": list(meta.publish.websub),
+            "podping": bool(meta.publish.podping),
         }
         items = [self._item(ctx, r, problems) for r in self.published(ctx)]
         return {"channel": channel, "items": items, "problems": problems}
 
     def _item(self, ctx: ShowContext, record: EpisodeRecord, problems: list[str]) -> dict:
         from pipeline.show import SOUNDBITE_MAX, SOUNDBITE_MIN
-        from pipeline.web.feed import (TRANSCRIPT_TYPES, first_paragraph_html, item_alternates, psc_chapters_model,
-                                       url_join)
+        from pipeline.web.feed import (TRANSCRIPT_TYPES, analytics_url, first_paragraph_html, item_alternates,
+                                       psc_chapters_model, url_join)
         from pipeline.web.pages import conditions_of
         from pipeline.web.sanitize import clean_feed
 
@@ -220,7 +222,8 @@ class FeedStage(Stage):
             "link": link,
             "date": meta.date.isoformat(),
             "path": f"episodes/{slug}/{master['file']}",
-            "url": url_join(base, "episodes", slug, master["file"]),
+            "url": analytics_url(ctx.show.meta.publish.analytics_prefix,
+                                 url_join(base, "episodes", slug, master["file"])),
             "length": size,
             "mime": master.get("mime") or "audio/mpeg",
             "duration": int(round(duration)),

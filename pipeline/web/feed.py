@@ -1,13 +1,14 @@
 """The podcast RSS feed: a plain data model of the channel and its items, and its rendering through feedgen.
 
-feedgen (with its ``podcast`` extension for the iTunes tags) writes the RSS; two small feedgen extensions of our own
-add what it lacks:
+feedgen (with its ``podcast`` extension for the iTunes tags) writes the RSS; small feedgen extensions of our own add
+what it lacks:
 
 * ``AppleExtension`` - ``itunes:explicit`` as ``true``/``false`` (feedgen 1.0 only knows yes/no/clean, which Apple no
   longer accepts) and ``itunes:keywords``;
 * ``PodcastIndexExtension`` / ``PodcastIndexEntryExtension`` - the Podcasting 2.0 namespace
-  (``https://podcastindex.org/namespace/1.0``): guid, locked, funding, medium, person on the channel; transcript,
-  chapters, soundbite, person, season and episode on each item.
+  (``https://podcastindex.org/namespace/1.0``): guid, locked, funding, medium, person, podping on the channel;
+  transcript, chapters, soundbite, person, season and episode on each item;
+* ``WebSubExtension`` - ``<atom:link rel="hub">`` for each WebSub hub (feedgen writes only the self link in RSS);
 * ``ExtrasExtension`` / ``ExtrasEntryExtension`` - what the show gives when it gives it: ``podcast:txt``,
   ``podcast:updateFrequency``, ``podcast:license``, ``podcast:location``, ``itunes:new-feed-url``, ``itunes:block``
   and ``itunes:complete`` on the channel; ``podcast:alternateEnclosure`` (the smaller copy) and Podlove Simple
@@ -34,6 +35,7 @@ from pipeline.web.sanitize import clean_feed
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"
 ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 PSC_NS = "http://podlove.org/simple-chapters"
+ATOM_NS = "http://www.w3.org/2005/Atom"
 PODCAST_GUID_NAMESPACE = uuid.UUID("ead4c236-bf58-58c6-a2c6-a6b28d128cb6")
 FEED_FILE = "feed.xml"
 
@@ -56,6 +58,14 @@ def url_join(base_url: str, *parts: str) -> str:
     """``base_url`` (ending in '/') + the URL-quoted path parts."""
     base = base_url if base_url.endswith("/") else base_url + "/"
     return base + "/".join(quote(p, safe="") for p in parts)
+
+
+def analytics_url(prefix: str | None, url: str) -> str:
+    """An enclosure URL behind an analytics prefix (OP3, Podtrac...): the prefix, then the URL without ``https://``
+    (an ``http://`` URL keeps its scheme, as those services ask)."""
+    if not prefix:
+        return url
+    return prefix + (url[len("https://"):] if url.startswith("https://") else url)
 
 
 def seconds_text(value: float) -> str:
@@ -145,9 +155,14 @@ def _extension_classes():
             self._funding: list[dict] = []
             self._medium: str | None = None
             self._people: list[dict] = []
+            self._podping = False
 
         def extend_ns(self) -> dict:
             return {"podcast": PODCAST_NS}
+
+        def podping(self, uses: bool) -> None:
+            """``<podcast:podping usesPodping="true"/>``: apps may rely on podping instead of polling."""
+            self._podping = bool(uses)
 
         def guid(self, value: str) -> None:
             self._guid = value
@@ -181,6 +196,28 @@ def _extension_classes():
                 elem.attrib["url"] = fund["url"]
                 elem.text = fund["text"]
             person_elems(channel, self._people)
+            if self._podping:
+                xml_elem(f"{{{PODCAST_NS}}}podping", channel).attrib["usesPodping"] = "true"
+            return rss_feed
+
+        def extend_atom(self, feed):
+            return feed
+
+    class WebSubExtension(BaseExtension):
+        """``<atom:link rel="hub" href="..."/>`` for each WebSub hub the feed is announced to."""
+
+        def __init__(self) -> None:
+            self._hubs: list[str] = []
+
+        def extend_ns(self) -> dict:
+            return {"atom": ATOM_NS}
+
+        def hub(self, url: str) -> None:
+            self._hubs.append(url)
+
+        def extend_rss(self, rss_feed):
+            for url in self._hubs:
+                xml_elem(f"{{{ATOM_NS}}}link", rss_feed[0], href=url, rel="hub")
             return rss_feed
 
         def extend_atom(self, feed):
@@ -249,6 +286,7 @@ def _extension_classes():
         "apple": (AppleExtension, AppleEntryExtension),
         "podcastindex": (PodcastIndexExtension, PodcastIndexEntryExtension),
         "extras": (ExtrasExtension, ExtrasEntryExtension),
+        "websub": (WebSubExtension, None),
     }
     return _EXTENSIONS
 
@@ -493,6 +531,9 @@ def render(model: dict) -> bytes:
     for person in ch["people"]:
         pi.person(**person)
     channel_extras(fg, ch)
+    pi.podping(ch.get("podping", False))
+    for hub in ch.get("hubs") or []:
+        fg.websub.hub(hub)
 
     newest = None
     for item in model["items"]:
