@@ -2,8 +2,10 @@
 
 Trims silence at both ends, removes the cuts of ``episode.md``, adds the show's intro/outro music, normalises
 loudness to the show's target (stereo or mono target, true peak verified after encoding), encodes and tags (ID3
-chapters remapped onto the published audio), and writes ``chapters.json`` when the episode has chapters. The work
-itself lives in :mod:`pipeline.audio.master`.
+chapters remapped onto the published audio), and writes ``chapters.json`` when the episode has chapters. Before the
+loudness target, the speech is cleaned up as ``settings.cleanup`` says (high-pass, noise reduction, leveler). The
+loudness report (``loudness.json``, ``loudness.png``, ``index.html``) goes to ``.kindcast/reports/<slug>/``: for the
+producer, outside the published tree. The work itself lives in :mod:`pipeline.audio`.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from pathlib import Path
 from pipeline.errors import KindcastError
 from pipeline.media import ffmpeg_identity
 from pipeline.engine.stage import EpisodeContext, Stage
+from pipeline.engine.state import STATE_DIR
 
 
 def _music_path(ctx: EpisodeContext, role: str) -> Path | None:
@@ -27,9 +30,17 @@ def _artwork(ctx: EpisodeContext) -> Path | None:
     return path if path.is_file() else None
 
 
+REPORT_FILES = ("loudness.json", "loudness.png", "index.html")
+
+
+def report_dir(ctx: EpisodeContext) -> Path:
+    """``.kindcast/reports/<slug>/``: the episode's build report, never published."""
+    return ctx.root / STATE_DIR / "reports" / ctx.episode.slug
+
+
 class MasterStage(Stage):
     name = "master"
-    version = "1"
+    version = "2"  # 2: speech clean-up (settings.cleanup) and the loudness report
 
     def _file(self, ctx: EpisodeContext) -> Path:
         return ctx.out_dir / f"{ctx.episode.slug}.{ctx.show.settings.encode.format}"
@@ -49,7 +60,7 @@ class MasterStage(Stage):
         outs = [self._file(ctx)]
         if ctx.episode.meta.chapters:
             outs.append(ctx.out_dir / "chapters.json")
-        return outs
+        return outs + [report_dir(ctx) / name for name in REPORT_FILES]
 
     def params(self, ctx: EpisodeContext) -> dict:
         s = ctx.show.settings
@@ -57,6 +68,7 @@ class MasterStage(Stage):
         return {
             "loudness": s.loudness.model_dump(mode="json"),
             "silence": s.silence.model_dump(mode="json"),
+            "cleanup": s.cleanup.model_dump(mode="json"),
             "encode": s.encode.model_dump(mode="json"),
             "music": s.music.model_dump(mode="json"),
             "cuts": [[c.start, c.end] for c in meta.cuts],
@@ -77,6 +89,7 @@ class MasterStage(Stage):
         return {"ffmpeg": ffmpeg_identity(ctx.show.settings.ffmpeg), "mutagen": mutagen.version_string}
 
     def run(self, ctx: EpisodeContext) -> dict:
+        from pipeline.audio.report import write_report
         from pipeline.fsutil import write_text
         from pipeline.audio.master import MasterJob, master
         from pipeline.audio.tags import ChapterMark, TagInfo
@@ -120,8 +133,14 @@ class MasterStage(Stage):
             tags=tags,
             ffmpeg=s.ffmpeg,
             work_dir=ctx.work_dir,
+            highpass_hz=s.cleanup.highpass_hz if s.cleanup.highpass else None,
+            denoise_db=s.cleanup.denoise_db if s.cleanup.denoise else None,
+            leveler=s.cleanup.leveler,
+            max_gain_db=s.cleanup.max_gain_db,
+            pause_db=s.cleanup.pause_db,
         )
         result = master(job, progress=ctx.progress)
+        write_report(result.report, report_dir(ctx), f"{meta.title} ({slug})")
         # A file left from an earlier format (mp3 <-> m4a) or chapters that no longer exist must not be published.
         for other in ("mp3", "m4a"):
             stale = ctx.out_dir / f"{slug}.{other}"
@@ -146,4 +165,5 @@ class MasterStage(Stage):
             "source_lufs": result.source_lufs,
             "gain_db": result.gain_db,
             "attempts": result.attempts,
+            "loudness": {k: result.report[k] for k in ("before", "after", "speakers")},
         }
