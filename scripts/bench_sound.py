@@ -162,9 +162,11 @@ def word_errors(ref: str, hyp: str) -> tuple[int, int]:
     return d[len(h)], len(r)
 
 
-def make(script: str, out: Path, voices: str, seed: int) -> dict:
-    subprocess.run([sys.executable, str(REPO / "scripts" / "make_interview.py"), script, str(out), "--voices", voices,
-                    "--seed", str(seed)], check=True, capture_output=True)
+def make(script: str, out: Path, voices: str, seed: int, lufs: float) -> dict:
+    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "make_interview.py"), script, str(out), "--voices",
+                           voices, "--seed", str(seed), "--lufs", str(lufs)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"make_interview.py {script}: {proc.stderr.strip() or proc.stdout.strip()}")
     return json.loads(out.with_suffix(".json").read_text())
 
 
@@ -200,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--label", default="dev")
     ap.add_argument("--target", type=float, default=-19.0, help="mono loudness target (default -19)")
     ap.add_argument("--runs", type=int, default=3, help="mastering runs per interview for the speed median")
+    ap.add_argument("--lufs", type=float, default=-28.0,
+                    help="loudness of the made recordings (make_interview.py --lufs; lower it if a mix would clip)")
     ap.add_argument("--no-wer", action="store_true")
     ap.add_argument("--speed-minutes", type=float, default=10.0, help="length of the looped speed recording (0: none)")
     args = ap.parse_args(argv)
@@ -211,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         for i, (script, seed) in enumerate(sets):
             name = f"{Path(script).stem}-s{seed}"
             src = tmp / f"{name}.wav"
-            truth = make(script, src, args.voices, seed)
+            truth = make(script, src, args.voices, seed, args.lufs)
             raw = score_interview(src, truth)
             out = tmp / f"{name}.mp3"
             times = []

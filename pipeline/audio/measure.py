@@ -91,6 +91,13 @@ def measure(path: Path, *, channels: int, threshold_db: float, min_silence: floa
         else:
             silences[-1] = (silences[-1][0], half)
     silences += rest
+    # the second half's first blocks have incomplete windows (ebur128 logs them as silence): drop its first 400 ms
+    # of momentary blocks, and leave its first 3 s of short-term values out of the loudness range
+    keep = [i for i, end in enumerate(b.block_end) if end >= half + 0.4 - 0.01]
+    b.block_end, b.block_lufs = array("d", (b.block_end[i] for i in keep)), array("d", (b.block_lufs[i] for i in keep))
+    b.block_peak = array("d", (b.block_peak[i] for i in keep))
+    b.block_short = array("d", (b.block_short[i] if b.block_end[j] >= half + 3.0 - 0.01 else -200.0
+                                for j, i in enumerate(keep)))
     peaks = [p for p in (a.sample_peak, b.sample_peak) if p is not None]
     true_peaks = [p for p in (a.true_peak, b.true_peak) if p is not None]
     return Measurement(half + b.duration if b.duration else a.duration, a.block_end + b.block_end,
