@@ -34,6 +34,19 @@ class AlternateSettings(Section):
     channels: Literal["mono", "same"] = Field("mono", description="mono, or the same channels as the main file")
 
 
+class CleanupSettings(Section):
+    """Speech clean-up before the loudness target (each part can be switched off)."""
+
+    highpass: bool = Field(True, description="high-pass filter against rumble")
+    highpass_hz: float = Field(80.0, ge=20, le=300, description="its cut-off frequency")
+    denoise: bool = Field(True, description="reduce steady background noise (ffmpeg afftdn, noise floor measured)")
+    denoise_db: float = Field(24.0, ge=3, le=40, description="how strongly (afftdn's noise reduction, dB)")
+    leveler: bool = Field(True, description="bring quiet and loud speakers and passages to the same loudness")
+    max_gain_db: float = Field(18.0, ge=0, le=30, description="the most the leveler lifts a quiet passage")
+    pause_db: float = Field(12.0, ge=0, le=40, description="how far the leveler lowers what remains in the "
+                            "pauses (0: leaves them at the speech's gain or lower)")
+
+
 class EncodeSettings(Section):
     format: Literal["mp3", "m4a"] = "mp3"
     bitrate: str = Field("128k", pattern=r"^\d{2,3}k$")
@@ -86,6 +99,7 @@ class Settings(Section):
     ffmpeg: str | None = None  # None: the ffmpeg inside the imageio-ffmpeg wheel
     loudness: LoudnessSettings = Field(default_factory=LoudnessSettings)
     silence: SilenceSettings = Field(default_factory=SilenceSettings)
+    cleanup: CleanupSettings = Field(default_factory=CleanupSettings)
     encode: EncodeSettings = Field(default_factory=EncodeSettings)
     music: MusicSettings = Field(default_factory=MusicSettings)
     transcription: TranscriptionSettings = Field(default_factory=TranscriptionSettings)

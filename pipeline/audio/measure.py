@@ -15,11 +15,13 @@ from pipeline.procs import cpu_budget
 
 Progress = Callable[[float], None]
 
-_BLOCK = re.compile(r"Parsed_ebur128_\d+ @ [^\]]*\] t:\s*([\d.]+)\s+TARGET:\S+ LUFS\s+M:\s*(-?[\d.]+|-?inf|nan)")
+_BLOCK = re.compile(r"Parsed_ebur128_\d+ @ [^\]]*\] t:\s*([\d.]+)\s+TARGET:\S+ LUFS\s+M:\s*(-?[\d.]+|-?inf|nan)"
+                    r"\s+S:\s*(-?[\d.]+|-?inf|nan)(?:.*?FTPK:\s*(-?[\d.]+|-?inf))?")
 _SIL_START = re.compile(r"silence_start:\s*(-?[\d.]+)")
 _SIL_END = re.compile(r"silence_end:\s*(-?[\d.]+)")
 _SUMMARY_I = re.compile(r"^\s+I:\s+(-?[\d.]+|-?inf) LUFS")
 _SUMMARY_PEAK = re.compile(r"^\s+Peak:\s+(-?[\d.]+|-?inf) dBFS")
+_SUMMARY_LRA = re.compile(r"^\s+LRA:\s+(-?[\d.]+) LU")
 
 
 @dataclass
@@ -30,6 +32,9 @@ class Measurement:
     silences: list[tuple[float, float | None]]  # (start, end or None = runs to the end)
     integrated: float | None  # of the whole file, as ebur128 reports it
     sample_peak: float | None = None  # dBFS, whole file
+    block_short: array | None = None  # short-term (3 s) loudness at each block end, for the loudness range
+    true_peak: float | None = None  # dBTP, whole file
+    block_peak: array | None = None  # true peak of the last 100 ms of each block (dBTP)
 
 
 def layout(channels: int) -> str:
@@ -86,9 +91,19 @@ def measure(path: Path, *, channels: int, threshold_db: float, min_silence: floa
         else:
             silences[-1] = (silences[-1][0], half)
     silences += rest
+    # the second half's first blocks have incomplete windows (ebur128 logs them as silence): drop its first 400 ms
+    # of momentary blocks, and leave its first 3 s of short-term values out of the loudness range
+    keep = [i for i, end in enumerate(b.block_end) if end >= half + 0.4 - 0.01]
+    b.block_end, b.block_lufs = array("d", (b.block_end[i] for i in keep)), array("d", (b.block_lufs[i] for i in keep))
+    b.block_peak = array("d", (b.block_peak[i] for i in keep))
+    b.block_short = array("d", (b.block_short[i] if b.block_end[j] >= half + 3.0 - 0.01 else -200.0
+                                for j, i in enumerate(keep)))
     peaks = [p for p in (a.sample_peak, b.sample_peak) if p is not None]
+    true_peaks = [p for p in (a.true_peak, b.true_peak) if p is not None]
     return Measurement(half + b.duration if b.duration else a.duration, a.block_end + b.block_end,
-                       a.block_lufs + b.block_lufs, silences, None, max(peaks) if peaks else None)
+                       a.block_lufs + b.block_lufs, silences, None, max(peaks) if peaks else None,
+                       a.block_short + b.block_short, max(true_peaks) if true_peaks else None,
+                       a.block_peak + b.block_peak)
 
 
 def _measure_part(path: Path, *, channels: int, threshold_db: float, min_silence: float, ffmpeg: str | None,
@@ -96,7 +111,7 @@ def _measure_part(path: Path, *, channels: int, threshold_db: float, min_silence
                   length: float | None = None) -> Measurement:
     chain = [f"aformat=sample_fmts=flt|fltp:channel_layouts={layout(channels)}",
              f"silencedetect=n={threshold_db}dB:d={min_silence}",
-             f"ebur128=peak=sample:framelog={'info' if blocks else 'quiet'}"]
+             f"ebur128=peak=sample+true:framelog={'info' if blocks else 'quiet'}"]
     args = ["-nostats", "-progress", "pipe:2"]
     if start:
         args += ["-ss", f"{start:.3f}"]
@@ -104,17 +119,18 @@ def _measure_part(path: Path, *, channels: int, threshold_db: float, min_silence
         args += ["-t", f"{length:.3f}"]
     args += ["-i", str(path), "-vn", "-sn", "-dn", "-af", ",".join(chain), "-f", "null", "-"]
     proc = start_ffmpeg(args, ffmpeg=ffmpeg)
-    ends, lufs = array("d"), array("d")
+    ends, lufs, short, peaks = array("d"), array("d"), array("d"), array("d")
     silences: list[tuple[float, float | None]] = []
-    state = {"out": 0.0, "I": None, "summary": False, "peak": None}
+    state = {"out": 0.0, "I": None, "summary": False, "peak": None, "true_peak": None, "section": ""}
 
     def on_line(line: str) -> None:
         if "Parsed_ebur128" in line:
             m = _BLOCK.search(line)
             if m:
                 ends.append(float(m.group(1)) + start)
-                value = m.group(2)
-                lufs.append(-200.0 if "inf" in value or value == "nan" else float(value))
+                lufs.append(_lufs_value(m.group(2)))
+                short.append(_lufs_value(m.group(3)))
+                peaks.append(_lufs_value(m.group(4) or "-inf"))
             elif "Summary" in line:
                 state["summary"] = True
             return
@@ -137,16 +153,23 @@ def _measure_part(path: Path, *, channels: int, threshold_db: float, min_silence
             if m:
                 state["I"] = None if "inf" in m.group(1) else float(m.group(1))
         if state["summary"]:
+            if line.strip().endswith("peak:"):
+                state["section"] = line.strip()
             m = _SUMMARY_PEAK.match(line)
             if m:
-                state["peak"] = -200.0 if "inf" in m.group(1) else float(m.group(1))
+                key = "true_peak" if state["section"].startswith("True") else "peak"
+                state[key] = -200.0 if "inf" in m.group(1) else float(m.group(1))
 
     tail = stream_stderr(proc, on_line)
     proc.wait()
     if proc.returncode != 0:
         raise ffmpeg_failed(f"{label}: could not decode the audio", tail)
     duration = state["out"] or (ends[-1] if ends else 0.0) or duration_hint
-    return Measurement(duration, ends, lufs, silences, state["I"], state["peak"])
+    return Measurement(duration, ends, lufs, silences, state["I"], state["peak"], short, state["true_peak"], peaks)
+
+
+def _lufs_value(text: str) -> float:
+    return -200.0 if "inf" in text or text == "nan" else float(text)
 
 
 def gated_loudness(values: Iterable[float]) -> float | None:
@@ -179,14 +202,46 @@ def loudness_of(m: Measurement, segments: Sequence[tuple[float, float]]) -> floa
     return gated_loudness(chosen)
 
 
-def collect_summary(proc: subprocess.Popen, out: dict) -> None:
+def loudness_range(short_term: Iterable[float]) -> float | None:
+    """Loudness range (EBU Tech 3342) of short-term (3 s) loudness values taken at least ten times a second."""
+    values = sorted(v for v in short_term if v > -70.0)
+    if not values:
+        return None
+    mean = -0.691 + 10 * math.log10(sum(10 ** ((v + 0.691) / 10) for v in values) / len(values))
+    kept = [v for v in values if v > mean - 20.0]
+    if len(kept) < 2:
+        return 0.0
+
+    def pct(p: float) -> float:
+        k = (len(kept) - 1) * p
+        lo = int(k)
+        hi = min(lo + 1, len(kept) - 1)
+        return kept[lo] + (kept[hi] - kept[lo]) * (k - lo)
+
+    return pct(0.95) - pct(0.10)
+
+
+def collect_summary(proc: subprocess.Popen, out: dict, blocks: bool = False) -> None:
+    """Read an ebur128 run's stderr into ``out``: I, LRA, peak (the last Peak line: the true peak when asked for),
+    and with ``blocks`` every block's end time, momentary and short-term loudness (``ends``, ``M``, ``S``)."""
     state = {"summary": False}
+    if blocks:
+        out["ends"], out["M"], out["S"] = array("d"), array("d"), array("d")
 
     def on_line(line: str) -> None:
         if "Summary" in line:
             state["summary"] = True
         if not state["summary"]:
+            if blocks and "Parsed_ebur128" in line:
+                m = _BLOCK.search(line)
+                if m:
+                    out["ends"].append(float(m.group(1)))
+                    out["M"].append(_lufs_value(m.group(2)))
+                    out["S"].append(_lufs_value(m.group(3)))
             return
+        m = _SUMMARY_LRA.match(line)
+        if m and "LRA" not in out:
+            out["LRA"] = float(m.group(1))
         m = _SUMMARY_I.match(line)
         if m and "I" not in out:
             out["I"] = None if "inf" in m.group(1) else float(m.group(1))

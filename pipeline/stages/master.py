@@ -2,8 +2,10 @@
 
 Trims silence at both ends, removes the cuts of ``episode.md``, adds the show's intro/outro music, normalises
 loudness to the show's target (stereo or mono target, true peak verified after encoding), encodes and tags (ID3
-chapters remapped onto the published audio), and writes ``chapters.json`` when the episode has chapters. The work
-itself lives in :mod:`pipeline.audio.master`.
+chapters remapped onto the published audio), and writes ``chapters.json`` when the episode has chapters. Before the
+loudness target, the speech is cleaned up as ``settings.cleanup`` says (high-pass, noise reduction, leveler). The
+loudness report (``loudness.json``, ``loudness.png``, ``index.html``) goes to ``.kindcast/reports/<slug>/``: for the
+producer, outside the published tree. The work itself lives in :mod:`pipeline.audio`.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from pathlib import Path
 from pipeline.errors import KindcastError
 from pipeline.media import ffmpeg_identity
 from pipeline.engine.stage import EpisodeContext, Stage
+from pipeline.show import STATE_DIR
 
 
 def _music_path(ctx: EpisodeContext, role: str) -> Path | None:
@@ -27,9 +30,17 @@ def _artwork(ctx: EpisodeContext) -> Path | None:
     return path if path.is_file() else None
 
 
+REPORT_FILES = ("loudness.json", "loudness.png", "index.html")
+
+
+def report_dir(ctx: EpisodeContext) -> Path:
+    """``.kindcast/reports/<slug>/``: the episode's build report, never published."""
+    return ctx.root / STATE_DIR / "reports" / ctx.episode.slug
+
+
 class MasterStage(Stage):
     name = "master"
-    version = "1"
+    version = "2"  # 2: speech clean-up (settings.cleanup) and the loudness report
     code = ("pipeline.audio", "pipeline.timeline")  # how ffmpeg is started (media) changes no output
 
     def _file(self, ctx: EpisodeContext) -> Path:
@@ -55,7 +66,7 @@ class MasterStage(Stage):
             outs.append(alternate)
         if ctx.episode.meta.chapters:
             outs.append(ctx.out_dir / "chapters.json")
-        return outs
+        return outs + [report_dir(ctx) / name for name in REPORT_FILES]
 
     def params(self, ctx: EpisodeContext) -> dict:
         s = ctx.show.settings
@@ -63,6 +74,7 @@ class MasterStage(Stage):
         return {
             "loudness": s.loudness.model_dump(mode="json"),
             "silence": s.silence.model_dump(mode="json"),
+            "cleanup": s.cleanup.model_dump(mode="json"),
             "encode": s.encode.model_dump(mode="json"),
             "music": s.music.model_dump(mode="json"),
             "cuts": [[c.start, c.end] for c in meta.cuts],
@@ -100,6 +112,8 @@ class MasterStage(Stage):
         """The mastered, untagged audio for ``key`` and what mastering measured: made now, or kept from before."""
         import json
         import shutil
+
+        from pipeline.audio.report import write_report
 
         from pipeline.audio.master import MasterJob, master
         from pipeline.audio.tags import ChapterMark
@@ -142,8 +156,14 @@ class MasterStage(Stage):
             ffmpeg=s.ffmpeg,
             work_dir=ctx.temp_dir,
             write_file_tags=False,
+            highpass_hz=s.cleanup.highpass_hz if s.cleanup.highpass else None,
+            denoise_db=s.cleanup.denoise_db if s.cleanup.denoise else None,
+            leveler=s.cleanup.leveler,
+            max_gain_db=s.cleanup.max_gain_db,
+            pause_db=s.cleanup.pause_db,
         )
         result = master(job, progress=lambda f: ctx.progress(0.85 * f))
+        write_report(result.report, report_dir(ctx), f"{meta.title} ({ctx.episode.slug})")
         alternate = None
         if s.encode.alternate.format != "none":
             from pipeline.audio.alternate import alternate_path, encode_alternate
@@ -167,6 +187,7 @@ class MasterStage(Stage):
             "gain_db": result.gain_db,
             "attempts": result.attempts,
             "alternate": alternate,
+            "loudness": {k: result.report[k] for k in ("before", "after", "speakers")},
         }
         write_text(info, json.dumps(measured, sort_keys=True))
         return audio, measured
