@@ -11,13 +11,14 @@ import contextlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from pipeline.errors import KindcastError, Problem, ValidationFailed
 from pipeline.publish.destinations import TEMP_PREFIX, Destination
 from pipeline.publish.notify import Notifier, notifiers_for
 from pipeline.publish.tree import (CACHE_NONE, MANIFEST, LocalFile, cache_control, content_type, feed_problems,
                                    scan, upload_rank)
+from pipeline.show import STATE_DIR
 from pipeline.web.feed import FEED_FILE
 
 MANIFEST_FORMAT = 1
@@ -88,23 +89,6 @@ class Manifest:
         return json.dumps(data, indent=0, sort_keys=True).encode("utf-8")
 
 
-@contextlib.contextmanager
-def publish_lock(root: Path) -> Iterator[None]:
-    """One publish at a time from this show folder (``kindcast watch --publish`` and a manual publish)."""
-    import fcntl
-
-    path = Path(root) / ".kindcast" / "publish.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise KindcastError("another kindcast publish is running from this show folder; try again when it "
-                                "has finished") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def check_tree(show) -> tuple[dict[str, LocalFile], dict]:
@@ -283,7 +267,10 @@ def publish_show(root: Path, *, to: str | None = None, dry: bool = False, notify
         spec = parse_destination(target)
     except ValueError as exc:
         raise KindcastError(f"--to {target}: {exc}") from None
-    with publish_lock(show.root):
+    from pipeline.engine.lock import ShowLock
+
+    # the build's lock: a publish never reads a tree a build is changing, and one publish at a time
+    with ShowLock(show.root / STATE_DIR, "publish"):
         with open_destination(spec, root=show.root, output_dir=show.output_dir, endpoint_url=settings.endpoint_url,
                               relative_to=Path.cwd() if to else show.root) as dest:
             return publish(show, dest, dry=dry, notify=notify, emit=emit)
