@@ -283,9 +283,9 @@ def test_check_names_file_and_field_of_bad_publish_settings(tmp_path):
     proc = kindcast("check", "--root", root)
     assert proc.returncode == 1
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
-    fields = {"publish.to": "unknown destination scheme 'ftp://'", "publish.endpoint_url": "http(s) URL",
-              "publish.websub[0]": "http(s) URL", "publish.podcastindex": "http(s) URL",
-              "publish.analytics_prefix": "http(s) URL"}
+    fields = {"publish.to": "unknown destination scheme 'ftp://'", "publish.endpoint_url": "http(s) address",
+              "publish.websub[0]": "http(s) address", "publish.podcastindex": "http(s) address",
+              "publish.analytics_prefix": "http(s) address"}
     for name, text in fields.items():
         assert any(line.startswith(f"error: episodes/show.yaml: {name}: ") and text in line for line in errors), name
     assert "Traceback" not in proc.stderr

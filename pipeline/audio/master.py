@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from pipeline.audio.leveler import ENVELOPE_RATE, gain_for, noise_floor, plan_levels
+from pipeline.audio.leveler import (ENVELOPE_RATE, MIN_FLOOR_GAP, credible_floor, gain_for, noise_floor,
+                                    plan_levels)
 from pipeline.audio.measure import loudness_of, measure
 from pipeline.audio.plan import plan_segments, sound_bounds
 from pipeline.audio.render import MIME, Cleanup, Encoding, apply_and_verify, build_graph, ffmetadata
@@ -158,9 +159,12 @@ def master(job: MasterJob, progress: Progress | None = None) -> MasterResult:
     kept_blocks = [v for e, v in zip(m.block_end, m.block_lufs) if any(s - 0.05 <= e - 0.4 and e <= t + 0.05
                                                                        for s, t in segments)]
     floor = noise_floor(kept_blocks or list(m.block_lufs))
-    denoise = (job.denoise_db, floor + DENOISE_FLOOR_OFFSET) if job.denoise_db and floor > DENOISE_BELOW else None
-    plan = (plan_levels(m, target, max_gain_db=job.max_gain_db, segments=segments, denoised=denoise is not None)
-            if job.leveler else None)
+    noisy = credible_floor(floor, speech_lufs) and floor > DENOISE_BELOW
+    denoise = (job.denoise_db, floor + DENOISE_FLOOR_OFFSET) if job.denoise_db and noisy else None
+    # without a credible floor (few pauses), every block above the silence is speech to the leveler
+    plan_floor = floor if credible_floor(floor, speech_lufs) else speech_lufs - 2 * MIN_FLOOR_GAP
+    plan = (plan_levels(m, target, max_gain_db=job.max_gain_db, segments=segments, denoised=denoise is not None,
+                        floor=plan_floor) if job.leveler else None)
 
     inputs: list = [source]  # files, or (input options, file) for the envelope
     music: list[tuple[int, float, str]] = []
