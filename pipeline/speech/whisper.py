@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -204,6 +204,30 @@ def audio_blocks(path: Path, channels: int, block_seconds: float | None = None) 
                 yield offset / SAMPLE_RATE, buffer
 
 
+def one_voice_per_channel(path: Path, seconds: float = 120.0) -> bool:
+    """Does a stereo file carry one voice per channel (each person on their own microphone), rather than one mix in
+    both? Looks at the first ``seconds``: in at least a quarter of the loud 50 ms moments one channel is 10 dB louder
+    than the other. A mono file: False."""
+    import numpy as np
+
+    from pipeline.media import probe_audio
+
+    if probe_audio(Path(path)).channels < 2:
+        return False
+    offset, block = next(audio_blocks(Path(path), 2, block_seconds=seconds), (0.0, None))
+    if block is None or block.shape[1] < SAMPLE_RATE // 2:
+        return False
+    win = SAMPLE_RATE // 20
+    n = block.shape[1] // win
+    energy = (block[:, : n * win].astype(np.float64) ** 2).reshape(2, n, win).mean(axis=2) + 1e-12
+    loud = energy.max(axis=0)
+    moments = loud > np.percentile(loud, 50) * 0.5
+    if not moments.any():
+        return False
+    apart = np.abs(10 * np.log10(energy[0] / energy[1]))[moments] > 10.0
+    return bool(apart.mean() >= 0.25)
+
+
 def _rms_db(samples, start: float, end: float) -> float:
     import numpy as np
 
@@ -243,6 +267,7 @@ def transcribe_audio(
     compute_type: str = "int8",
     hotwords: str | None = None,
     channels: dict[str, str] | None = None,
+    speakers: list[str] | None = None,
     duration: float | None = None,
     progress: Callable[[float], None] | None = None,
     time_map: Callable[[float], float | None] | None = None,
@@ -251,7 +276,9 @@ def transcribe_audio(
 
     ``language``: None lets a multilingual model detect it (from the first block).
     ``channels``: {"left"|"right": speaker name}: transcribe each named channel of a stereo file separately and label
-    its words. ``time_map``: maps a time in this file to the published time (None: the word is dropped), for when the
+    its words. ``speakers``: the names of the voices of a mixed recording (mono, or stereo without ``channels``), in
+    order of first appearance: two or more are told apart by :mod:`pipeline.speech.diarize` and each word takes the
+    name of the voice that said it; one name labels every word. ``time_map``: maps a time in this file to the published time (None: the word is dropped), for when the
     audio read is the raw recording rather than the published file. ``duration``: used for ``progress`` only when the
     file does not say how long it is.
     """
@@ -272,14 +299,23 @@ def transcribe_audio(
     if channels and info.channels < 2:
         channels = {}  # a mono file cannot tell speakers apart
     tracks = [(0 if side == "left" else 1, name) for side, name in sorted(channels.items())] or [(None, None)]
+    names = [n for n in (speakers or []) if n] if not channels else []
+    diarizer = None
+    if len(names) > 1:
+        from pipeline.speech.diarize import Diarizer
+
+        diarizer = Diarizer(cpu_threads())
     pipeline = BatchedInferencePipeline(model)
     words: list[Word] = []
+    raw_spans: list[tuple[float, float]] = []  # each word's times in the file read (the diarizer's timeline)
     report = progress or (lambda fraction: None)
     for offset, block in audio_blocks(path, 2 if channels else 1):
         block_seconds = block.shape[1] / SAMPLE_RATE
         for k, (index, speaker) in enumerate(tracks):
             samples = block[0] if index is None else block[index]
             other = None if index is None else block[1 - index]
+            if diarizer is not None:
+                diarizer.add(offset, samples)
             segments, seen = pipeline.transcribe(
                 samples, language=language, beam_size=beam_size, batch_size=BATCH_SIZE, word_timestamps=True,
                 vad_filter=True, hotwords=hotwords or None)
@@ -295,15 +331,29 @@ def transcribe_audio(
                     if other is not None and _rms_db(samples, w.start, w.end) < _rms_db(other, w.start, w.end) - BLEED_DB:
                         continue  # the other speaker, heard through this microphone
                     start, end = offset + w.start, offset + max(w.end, w.start)
+                    raw = (start, end)
                     if time_map is not None:
                         mapped = time_map(start)
                         if mapped is None:
                             continue
                         end, start = mapped + (end - start), mapped
                     words.append(Word(round(start, 3), round(end, 3), text, speaker))
+                    raw_spans.append(raw)
                 done = offset + block_seconds * (k + min(seg.end, block_seconds) / block_seconds) / len(tracks)
                 report(min(1.0, done / total))
         report(min(1.0, (offset + block_seconds) / total))
+    if diarizer is not None:
+        from pipeline.speech.diarize import speaker_of_words
+
+        order = sorted(range(len(words)), key=lambda i: raw_spans[i])
+        voices = speaker_of_words([raw_spans[i] for i in order], diarizer.turns(len(names)))
+        for i, voice in zip(order, voices):
+            words[i] = replace(words[i], speaker=names[voice] if voice is not None else None)
+        heard = list(dict.fromkeys(w.speaker for w in sorted(words, key=lambda w: w.start) if w.speaker))
+    elif len(names) == 1:
+        words = [replace(w, speaker=names[0]) for w in words]
+        heard = names
+    else:
+        heard = [name for _, name in tracks if name]
     words.sort(key=lambda w: (w.start, w.end))
-    speakers = [name for _, name in tracks if name]
-    return Transcript(words, language or "und", info.duration, model_label(model_dir), speakers)
+    return Transcript(words, language or "und", info.duration, model_label(model_dir), heard)
