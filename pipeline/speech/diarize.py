@@ -6,8 +6,8 @@ Only the model file is used, its features (40 log10 mel bands, 25 ms Hamming win
 are computed here with numpy.
 
 How (measured with ``scripts/bench_diarize.py``):
-1. speech: the Silero voice activity detector shipped with faster-whisper splits the audio into stretches of speech
-   at pauses of 150 ms or more;
+1. speech: the stretches of speech between pauses of 150 ms or more that the transcriber finds
+   (``whisper.speech_stretches``, the Silero voice activity detector shipped with faster-whisper);
 2. one embedding per 0.8 s window of speech, about every 0.8 s (the audio is read block by block, so memory stays flat;
    a 3-hour episode keeps about 13 000 vectors);
 3. the windows are grouped into pieces of about 2.4 s inside each stretch; the pieces are clustered into as many
@@ -35,7 +35,6 @@ FRAME = HOP_SAMPLES / SAMPLE_RATE  # 10 ms
 WINDOW_FRAMES = 80  # the encoder reads 0.8 s at a time
 STEP_FRAMES = 80  # one window every 0.8 s: measured as accurate as every 0.4 s here, at half the cost
 PIECE_SECONDS = 2.4  # windows are clustered in pieces of about this length
-MIN_SILENCE_MS = 150  # a pause this long ends a stretch of speech
 SWITCH_PENALTY = 0.5  # cost (in cosine similarity) of a change of voice inside an unbroken stretch of speech
 BACKCHANNEL_SECONDS = 1.0  # a run of words shorter than this inside another voice's turn belongs to that turn
 BACKCHANNEL_GAP = 0.3  # ... when it is this close to the turn's words on both sides
@@ -157,15 +156,6 @@ def embed(windows, threads: int = 2):
 
 # --- speech and windows ----------------------------------------------------------------------------------------------
 
-def speech_stretches(samples) -> list[tuple[float, float]]:
-    """Stretches of speech (seconds) split at pauses of MIN_SILENCE_MS or more (Silero VAD, shipped with
-    faster-whisper)."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-    found = get_speech_timestamps(samples, VadOptions(min_silence_duration_ms=MIN_SILENCE_MS, speech_pad_ms=30))
-    return [(t["start"] / SAMPLE_RATE, t["end"] / SAMPLE_RATE) for t in found]
-
-
 class Diarizer:
     """Feed it the audio block by block (``add``), then ask who spoke when (``turns``) and who said each word."""
 
@@ -176,11 +166,15 @@ class Diarizer:
         self.stretch_of: list = []  # stretch index of every window
         self.stretches: list[tuple[float, float]] = []
 
-    def add(self, offset: float, samples) -> None:
-        """Embed the speech of one block of 16 kHz mono samples that starts ``offset`` s into the file."""
+    def add(self, offset: float, samples, stretches: list[tuple[float, float]] | None = None) -> None:
+        """Embed the speech of one block of 16 kHz mono samples that starts ``offset`` s into the file (``stretches``:
+        its stretches of speech, if already found)."""
         import numpy as np
 
-        stretches = speech_stretches(samples)
+        from pipeline.speech.whisper import speech_stretches
+
+        if stretches is None:
+            stretches = speech_stretches(samples)
         if not stretches:
             return
         feats = log_mel(samples)

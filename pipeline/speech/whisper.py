@@ -15,6 +15,7 @@ Heavy imports (numpy, av, faster_whisper) happen inside functions.
 """
 from __future__ import annotations
 
+import bisect
 import functools
 import os
 from dataclasses import dataclass, field, replace
@@ -256,6 +257,74 @@ def _redo(model, samples, start: float, end: float, language, beam_size: int, ho
             if seg.compression_ratio <= COMPRESSION_LIMIT for w in seg.words or []]
 
 
+# --- what the batched decoder misses ----------------------------------------------------------------------------------
+
+CHUNK_SECONDS = 30  # speech decoded at once by the batched pass (VAD stretches merged up to this)
+LEVEL = True  # each stretch of speech brought to LEVEL_DBFS before decoding (a quiet voice is otherwise skipped)
+LEVEL_DBFS = -22.0
+LEVEL_MAX_GAIN_DB = 30.0
+FILL_HOLES = True  # stretches of speech the batched pass left without words are decoded again on their own
+HOLE_WORDS_PER_SECOND = 1.0  # a stretch of speech in which fewer words start than this is a hole (speech: 2-3/s)
+HOLE_MIN_SECONDS = 0.4
+
+
+def speech_stretches(samples) -> list[tuple[float, float]]:
+    """Stretches of speech (seconds) split at pauses of 150 ms or more (the Silero VAD shipped with faster-whisper)."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    found = get_speech_timestamps(samples, VadOptions(min_silence_duration_ms=150, speech_pad_ms=30))
+    return [(t["start"] / SAMPLE_RATE, t["end"] / SAMPLE_RATE) for t in found]
+
+
+def level_speech(samples, stretches: list[tuple[float, float]]):
+    """A copy of ``samples`` with each stretch of speech at LEVEL_DBFS RMS (gain at most LEVEL_MAX_GAIN_DB), the rest
+    untouched. Whisper skips a voice much quieter than the one before it in the same 30 s window; levelled, it does
+    not."""
+    import numpy as np
+
+    out = samples.copy()
+    for a, b in stretches:
+        i, j = int(a * SAMPLE_RATE), int(b * SAMPLE_RATE)
+        part = samples[i:j]
+        if not len(part):
+            continue
+        rms = float(np.sqrt(np.mean(part.astype(np.float64) ** 2))) + 1e-9
+        gain = min(LEVEL_MAX_GAIN_DB, LEVEL_DBFS - 20 * np.log10(rms))
+        out[i:j] = part * np.float32(10 ** (gain / 20))
+    np.clip(out, -1.0, 1.0, out=out)
+    return out
+
+
+def _fill_holes(pipeline, samples, stretches, found, language, beam_size: int, hotwords) -> list:
+    """``found`` with the stretches of speech the batched pass skipped decoded again on their own. The batched pass
+    decodes up to 30 s at once without timestamps and sometimes jumps from one sentence to a later one; the word
+    alignment then stretches a word or two over what was skipped, so a hole is a stretch in which fewer than
+    HOLE_WORDS_PER_SECOND words start. A hole's new words replace the old ones when there are more of them."""
+    starts = sorted(w.start for w in found)
+    holes = []
+    for a, b in stretches:
+        if b - a < HOLE_MIN_SECONDS:
+            continue
+        begun = bisect.bisect_left(starts, b - 0.05) - bisect.bisect_left(starts, a - 0.05)
+        if begun < HOLE_WORDS_PER_SECOND * (b - a):
+            holes.append((a, b))
+    if not holes:
+        return found
+    duration = len(samples) / SAMPLE_RATE
+    clips = [{"start": max(0.0, a - 0.1), "end": min(duration, b + 0.1, a + 29.0)} for a, b in holes]
+    segments, _ = pipeline.transcribe(samples, language=language, beam_size=beam_size, batch_size=BATCH_SIZE,
+                                      word_timestamps=True, clip_timestamps=clips, hotwords=hotwords or None)
+    fresh = [w for seg in segments if seg.compression_ratio <= COMPRESSION_LIMIT for w in seg.words or []
+             if w.word.strip()]
+    out = list(found)
+    for a, b in holes:
+        new = [w for w in fresh if a - 0.1 <= w.start < b + 0.1]
+        old = [w for w in out if a - 0.05 <= w.start < b - 0.05]
+        if len(new) > len(old):
+            out = [w for w in out if not (a - 0.05 <= w.start < b - 0.05)] + new
+    return out
+
+
 # --- transcription ---------------------------------------------------------------------------------------------------
 
 def transcribe_audio(
@@ -314,33 +383,38 @@ def transcribe_audio(
         for k, (index, speaker) in enumerate(tracks):
             samples = block[0] if index is None else block[index]
             other = None if index is None else block[1 - index]
+            stretches = speech_stretches(samples)
             if diarizer is not None:
-                diarizer.add(offset, samples)
+                diarizer.add(offset, samples, stretches)
+            decoded = samples if not LEVEL else level_speech(samples, stretches)
             segments, seen = pipeline.transcribe(
-                samples, language=language, beam_size=beam_size, batch_size=BATCH_SIZE, word_timestamps=True,
-                vad_filter=True, hotwords=hotwords or None)
+                decoded, language=language, beam_size=beam_size, batch_size=BATCH_SIZE, word_timestamps=True,
+                vad_filter=True, hotwords=hotwords or None, chunk_length=CHUNK_SECONDS)
             language = language or seen.language  # detected in the first block, then kept
+            found_words: list = []
             for seg in segments:
                 found = seg.words or []
                 if seg.compression_ratio > COMPRESSION_LIMIT:
-                    found = _redo(model, samples, seg.start, seg.end, language, beam_size, hotwords)
-                for w in found:
-                    text = w.word.strip()
-                    if not text:
-                        continue
-                    if other is not None and _rms_db(samples, w.start, w.end) < _rms_db(other, w.start, w.end) - BLEED_DB:
-                        continue  # the other speaker, heard through this microphone
-                    start, end = offset + w.start, offset + max(w.end, w.start)
-                    raw = (start, end)
-                    if time_map is not None:
-                        mapped = time_map(start)
-                        if mapped is None:
-                            continue
-                        end, start = mapped + (end - start), mapped
-                    words.append(Word(round(start, 3), round(end, 3), text, speaker))
-                    raw_spans.append(raw)
+                    found = _redo(model, decoded, seg.start, seg.end, language, beam_size, hotwords)
+                found_words += [w for w in found if w.word.strip()]
                 done = offset + block_seconds * (k + min(seg.end, block_seconds) / block_seconds) / len(tracks)
                 report(min(1.0, done / total))
+            if FILL_HOLES:
+                found_words = _fill_holes(pipeline, decoded, stretches, found_words, language, beam_size, hotwords)
+            found_words.sort(key=lambda w: w.start)
+            for w in found_words:
+                text = w.word.strip()
+                if other is not None and _rms_db(samples, w.start, w.end) < _rms_db(other, w.start, w.end) - BLEED_DB:
+                    continue  # the other speaker, heard through this microphone
+                start, end = offset + w.start, offset + max(w.end, w.start)
+                raw = (start, end)
+                if time_map is not None:
+                    mapped = time_map(start)
+                    if mapped is None:
+                        continue
+                    end, start = mapped + (end - start), mapped
+                words.append(Word(round(start, 3), round(end, 3), text, speaker))
+                raw_spans.append(raw)
         report(min(1.0, (offset + block_seconds) / total))
     if diarizer is not None:
         from pipeline.speech.diarize import speaker_of_words

@@ -44,9 +44,11 @@ class TranscribeStage(Stage):
 
     @staticmethod
     def _speakers(ctx: EpisodeContext) -> list[str]:
-        """The names of the voices of a mixed recording, hosts first: diarized when there are two or more."""
+        """The names of the voices of a mixed recording, hosts first, when there are two or more to tell apart (a lone
+        host is not assumed to be the only voice: an unlisted guest would be given their name)."""
         people = ctx.show.hosts_for(ctx.episode) + list(ctx.episode.meta.guests)
-        return list(dict.fromkeys(p.name for p in people if p.name))
+        names = list(dict.fromkeys(p.name for p in people if p.name))
+        return names if len(names) > 1 else []
 
     def _source(self, ctx: EpisodeContext) -> str:
         """Which audio is read: the mastered file, or the raw recording when speakers need channels the master lost."""
@@ -107,7 +109,7 @@ class TranscribeStage(Stage):
                                                                     ctx.show.episodes_dir))
         except KindcastError as exc:  # reported by run(); the check must not fail
             tools["model"] = f"unusable: {exc}"
-        if not self._channels(ctx) and len(self._speakers(ctx)) > 1:
+        if not self._channels(ctx) and self._speakers(ctx):
             from pipeline.speech.diarize import model_identity
 
             tools["speaker_model"] = model_identity()
