@@ -146,3 +146,12 @@ def test_stereo_mix_is_diarized_and_separate_channels_are_not(interview, tmp_pat
     assert not one_voice_per_channel(mixed)
     assert one_voice_per_channel(split)
     assert not one_voice_per_channel(audio)
+
+
+def test_an_audiogram_caption_holds_one_voice():
+    from pipeline.video.captions import group_words
+
+    words = [Word(0.0, 0.3, "Yes", "Ana"), Word(0.35, 0.6, "indeed", "Ana"), Word(0.65, 0.9, "Right", "Ben"),
+             Word(0.95, 1.2, "so", "Ben")]
+    captions = group_words(words, lambda text: 10.0 * len(text), 1000.0)
+    assert [[w.text for w in c.words] for c in captions] == [["Yes", "indeed"], ["Right", "so"]]

@@ -264,7 +264,8 @@ LEVEL = True  # each stretch of speech brought to LEVEL_DBFS before decoding (a 
 LEVEL_DBFS = -22.0
 LEVEL_MAX_GAIN_DB = 30.0
 FILL_HOLES = True  # stretches of speech the batched pass left without words are decoded again on their own
-HOLE_WORDS_PER_SECOND = 1.0  # a stretch of speech in which fewer words start than this is a hole (speech: 2-3/s)
+HOLE_WORDS_PER_SECOND = 1.0  # a stretch of speech in which no word starts is a hole, and so is one of at least
+HOLE_LONG_SECONDS = 3.0  # HOLE_LONG_SECONDS in which fewer than HOLE_WORDS_PER_SECOND start (speech: 2-3 words/s)
 HOLE_MIN_SECONDS = 0.4
 
 
@@ -298,15 +299,16 @@ def level_speech(samples, stretches: list[tuple[float, float]]):
 def _fill_holes(pipeline, samples, stretches, found, language, beam_size: int, hotwords) -> list:
     """``found`` with the stretches of speech the batched pass skipped decoded again on their own. The batched pass
     decodes up to 30 s at once without timestamps and sometimes jumps from one sentence to a later one; the word
-    alignment then stretches a word or two over what was skipped, so a hole is a stretch in which fewer than
-    HOLE_WORDS_PER_SECOND words start. A hole's new words replace the old ones when there are more of them."""
+    alignment then stretches a word or two over what was skipped, so a hole is a stretch in which no word starts (or a
+    long one where few do). A hole's new words replace the old ones starting in it when there are more of them, and
+    never overlap a word kept around it."""
     starts = sorted(w.start for w in found)
     holes = []
     for a, b in stretches:
         if b - a < HOLE_MIN_SECONDS:
             continue
-        begun = bisect.bisect_left(starts, b - 0.05) - bisect.bisect_left(starts, a - 0.05)
-        if begun < HOLE_WORDS_PER_SECOND * (b - a):
+        begun = bisect.bisect_left(starts, b) - bisect.bisect_left(starts, a)
+        if begun == 0 or (b - a >= HOLE_LONG_SECONDS and begun < HOLE_WORDS_PER_SECOND * (b - a)):
             holes.append((a, b))
     if not holes:
         return found
@@ -318,10 +320,11 @@ def _fill_holes(pipeline, samples, stretches, found, language, beam_size: int, h
              if w.word.strip()]
     out = list(found)
     for a, b in holes:
-        new = [w for w in fresh if a - 0.1 <= w.start < b + 0.1]
-        old = [w for w in out if a - 0.05 <= w.start < b - 0.05]
-        if len(new) > len(old):
-            out = [w for w in out if not (a - 0.05 <= w.start < b - 0.05)] + new
+        kept = [w for w in out if not a <= w.start < b]
+        new = [w for w in fresh if a <= w.start < b and not any(abs(k.start - w.start) < 0.3 for k in kept)]
+        if len(new) > len(out) - len(kept):
+            # a word before the hole that the alignment stretched over it ends where the hole begins
+            out = [replace(k, end=max(k.start, a)) if k.start < a < k.end - 0.5 else k for k in kept] + new
     return out
 
 
