@@ -389,7 +389,9 @@ def transcribe_audio(
             stretches = speech_stretches(samples)
             if diarizer is not None:
                 diarizer.add(offset, samples, stretches)
-            decoded = samples if not LEVEL else level_speech(samples, stretches)
+            # levelling is for one mixed track (a quiet voice after a loud one); on a channel of its own it would only
+            # raise the other microphone's bleed
+            decoded = level_speech(samples, stretches) if LEVEL and other is None else samples
             segments, seen = pipeline.transcribe(
                 decoded, language=language, beam_size=beam_size, batch_size=BATCH_SIZE, word_timestamps=True,
                 vad_filter=True, hotwords=hotwords or None, chunk_length=CHUNK_SECONDS)
