@@ -73,9 +73,15 @@ def der(truth: dict, turns: list[tuple[float, float, str]], step: float = 0.01) 
 
 
 def make(script: str, out: Path, voices: str) -> dict:
-    subprocess.run([sys.executable, str(REPO / "scripts" / "make_interview.py"), script, str(out), "--voices", voices],
-                   check=True, capture_output=True)
-    return json.loads(out.with_suffix(".json").read_text())
+    """The recording and its truth; quieter overall (-31, -34 LUFS) when the default -28 would clip."""
+    for lufs in ("-28", "-31", "-34"):
+        proc = subprocess.run([sys.executable, str(REPO / "scripts" / "make_interview.py"), script, str(out),
+                               "--voices", voices, "--lufs", lufs], capture_output=True, text=True)
+        if proc.returncode == 0:
+            return json.loads(out.with_suffix(".json").read_text())
+        if "would clip" not in proc.stderr:
+            break
+    raise SystemExit(f"make_interview.py {script} failed:\n{proc.stderr}")
 
 
 def main() -> None:
