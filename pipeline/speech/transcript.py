@@ -62,6 +62,7 @@ class Cue:
     end: float
     lines: tuple[str, ...]
     speaker: str | None = None
+    words: tuple[Word, ...] = ()
 
 
 # --- JSON ------------------------------------------------------------------------------------------------------------
@@ -173,7 +174,7 @@ def make_cues(words: list[Word]) -> list[Cue]:
             if current:
                 text = " ".join(w.text for w in current)
                 cues.append(Cue(current[0].start, max(current[-1].end, current[0].start + 0.001),
-                                tuple(_wrap(text)), speaker))
+                                tuple(_wrap(text)), speaker, tuple(current)))
                 current.clear()
 
         for w in stream:
@@ -195,12 +196,40 @@ def _vtt_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _timed_lines(cue: Cue) -> list[str]:
+    """The cue's lines with a WebVTT timestamp tag (``<00:01:02.500>``) before every word but the first, so players
+    that support it can highlight each word as it is spoken. Falls back to the plain lines if the words do not match
+    the wrapped text."""
+    plain = [_vtt_escape(line) for line in cue.lines]
+    if not cue.words or sum(len(line.split()) for line in cue.lines) != len(cue.words):
+        return plain
+    words = iter(cue.words)
+    last = cue.start
+    out = []
+    for line in cue.lines:
+        parts = []
+        for token in line.split():
+            word = next(words)
+            if word.text != token:
+                return plain
+            at = min(max(word.start, last), cue.end)
+            if parts or out:
+                if at > last and at < cue.end:
+                    parts.append(f"<{format_timestamp(at)}>{_vtt_escape(token)}")
+                    last = at
+                    continue
+            parts.append(_vtt_escape(token))
+        out.append(" ".join(parts))
+    return out
+
+
 def to_vtt(words: list[Word]) -> str:
+    """WebVTT: one cue per line group, ``<v Name>`` when the speaker is known, and each word's start time inline."""
     out = ["WEBVTT", ""]
     for i, cue in enumerate(make_cues(words), 1):
         out.append(str(i))
         out.append(f"{format_timestamp(cue.start)} --> {format_timestamp(cue.end)}")
-        lines = [_vtt_escape(line) for line in cue.lines]
+        lines = _timed_lines(cue)
         if cue.speaker:
             voice = _vtt_escape(cue.speaker)
             lines[0] = f"<v {voice}>{lines[0]}"

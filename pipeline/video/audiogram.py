@@ -491,7 +491,7 @@ def make_clip(
 
 
 def transcribe_clip(audio: Path, start: float, duration: float, model: str | None = None,
-                    language: str = "en") -> list[Word]:
+                    language: str = "en", speakers: Sequence[str] = ()) -> list[Word]:
     """Words of just the clip (whole-file times), by the transcriber of ``pipeline.speech.whisper`` on the clip alone."""
     from pipeline.media import run_ffmpeg
     from pipeline.speech.whisper import resolve_model, transcribe_audio
@@ -500,7 +500,7 @@ def transcribe_clip(audio: Path, start: float, duration: float, model: str | Non
         wav = Path(tmp) / "clip.wav"
         run_ffmpeg(["-ss", f"{start:.3f}", "-t", f"{duration:.3f}", "-i", str(audio), "-vn", "-ac", "1",
                     "-ar", "16000", str(wav)], what="clip audio")
-        result = transcribe_audio(wav, model_dir=resolve_model(model), language=language)
+        result = transcribe_audio(wav, model_dir=resolve_model(model), language=language, speakers=list(speakers))
     return [Word(w.start + start, w.end + start, w.text, w.speaker) for w in result.words]
 
 

@@ -50,7 +50,8 @@ def group_words(
     pause: float = 0.7,
     clip_end: float | None = None,
 ) -> list[Caption]:
-    """Split words into captions of a few words, breaking at sentence ends, long pauses and what fits the box.
+    """Split words into captions of a few words, breaking at sentence ends, long pauses, a change of speaker and what
+    fits the box.
 
     ``measure(text)`` gives the drawn width of a line in the same units as ``max_width``.
     """
@@ -63,6 +64,7 @@ def group_words(
             if (
                 len(candidate) > max_words
                 or w.start - prev.end > pause
+                or w.speaker != prev.speaker  # one voice per caption
                 or w.end - current[0].start > max_seconds
                 or ends_sentence(prev.text)
                 or (_CLAUSE_END.search(prev.text) and len(current) >= 2)
