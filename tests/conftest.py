@@ -14,6 +14,29 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SPEECH = REPO.parent / "shared" / "speech"
+needs_speech = pytest.mark.skipif(not SPEECH.is_dir(), reason="needs ../shared/speech (real recordings: a fresh clone "
+                                  "has none; CI has it)")
+
+
+def speech_source() -> Path:
+    """A long recording of speech for tests that only need speech of some kind: LJSpeech from ../shared when it is
+    there, else an interview made once per machine by scripts/make_interview.py (espeak-ng; skipped without it)."""
+    import shutil
+    import tempfile
+
+    lj = SPEECH / "ljspeech_LJ001-0001_to_0032.16k.flac"
+    if lj.is_file():
+        return lj
+    made = Path(tempfile.gettempdir()) / "kindcast-test-speech" / "dev2.wav"
+    if not made.is_file():
+        if shutil.which("espeak-ng") is None:
+            pytest.skip("needs ../shared/speech or espeak-ng to have speech to work on")
+        made.parent.mkdir(parents=True, exist_ok=True)
+        part = made.with_name("part.wav")
+        subprocess.run([sys.executable, str(REPO / "scripts" / "make_interview.py"), "dev2", str(part), "--quiet-lu",
+                        "0", "--snr", "45", "--lufs", "-21", "--gap", "0.3", "0.6"], check=True, capture_output=True)
+        part.replace(made)
+    return made
 
 
 def ffmpeg_exe() -> str:
