@@ -148,6 +148,13 @@ def build(ctx: click.Context, only: str | None, force: bool, jobs: int, root: Pa
         ctx.exit(1)
 
 
+def _print_warnings(name: str, runs) -> None:
+    """``warning: <slug>: <stage>: ...``: what a stage published but not as asked (its result's ``warnings``)."""
+    for run in runs:
+        for w in run.warnings:
+            _err(f"warning: {name}: {run.stage}: {w}")
+
+
 def _summarise(report) -> None:
     built = up = 0
     for slug, unit in sorted(report.episodes.items()):
@@ -160,6 +167,7 @@ def _summarise(report) -> None:
             click.echo(f"built: {slug}: " + ", ".join(f"{r.stage} {r.seconds:.1f}s" for r in unit.runs if r.reason))
         else:
             up += 1
+        _print_warnings(slug, [r for r in unit.runs if r.reason])
     for slug in report.invalid:
         _err(f"skipped: {slug}: its episode.md has problems (above)")
     for slug in report.pruned:
@@ -173,6 +181,7 @@ def _summarise(report) -> None:
                 _err(report.show.trace.rstrip())
         elif report.show.ran:
             click.echo("built: show: " + ", ".join(report.show.ran))
+        _print_warnings("show", [r for r in report.show.runs if r.reason])
     failed = sum(r.failed for r in report.episodes.values()) + len(report.invalid)
     click.echo(f"{built} episodes built, {up} up to date, {failed} failed")
 
@@ -191,6 +200,7 @@ def status(ctx: click.Context, only: str | None, root: Path | None) -> None:
         name = "show" if slug == SHOW_UNIT else slug
         for run in unit.runs:
             click.echo(f"{name:<28} {run.stage:<11} " + (f"will run: {run.reason}" if run.reason else "up to date"))
+        _print_warnings(name, unit.runs)
     for slug, problems in report.invalid.items():
         click.echo(f"{slug:<28} {'-':<11} will not build: {len(problems)} problem(s), see kindcast check")
 

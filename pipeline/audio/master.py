@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from pipeline.audio.measure import loudness_of, measure
+from pipeline.audio.measure import decode_problem, decode_warning, loudness_of, measure
 from pipeline.audio.plan import plan_segments, sound_bounds
 from pipeline.audio.render import MIME, Encoding, apply_and_verify, build_graph, ffmetadata
 from pipeline.audio.tags import ChapterMark, TagInfo, remap_chapters, write_tags
@@ -31,6 +31,7 @@ LIMITER_LOSS_PER_DB = 0.07
 LIMITER_LOSS_MAX = 1.5
 LOUDNESS_TOLERANCE = 0.35  # LU: re-run the apply pass when the encoded file is further than this from target
 MAX_ATTEMPTS = 3
+LOUDNESS_WARN_LU = 1.0  # a published loudness further than this from the target is said in the result's warnings
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class MasterResult:
     attempts: int
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # one line each, for the build summary and `kindcast status`
 
     def chapters_json(self) -> str:
         return json.dumps({"version": "1.2.0", "chapters": self.chapters}, indent=2, ensure_ascii=False) + "\n"
@@ -123,6 +125,10 @@ def master(job: MasterJob, progress: Progress | None = None) -> MasterResult:
                 ffmpeg=job.ffmpeg, label=label, duration_hint=in_duration,
                 progress=lambda f: report(0.3 * f))
     duration = m.duration or in_duration
+    problem = decode_problem(m)  # damaged in the middle, or shorter than its header says
+    if problem:
+        raise KindcastError(f"{named}: {problem}")
+    warnings = [w for w in [decode_warning(m)] if w]
     if duration <= 0 or not len(m.block_end):
         raise KindcastError(f"{named}: no audio could be decoded (zero-length recording)")
     bounds = sound_bounds(m, duration)
@@ -198,6 +204,9 @@ def master(job: MasterJob, progress: Progress | None = None) -> MasterResult:
                 ceiling -= over + 0.2
             if abs(off) > 0.1:
                 gain += off * (1.15 if off > 0 else 1.0)  # more gain, more limiting: aim a little past
+        if abs(lufs - target) > LOUDNESS_WARN_LU:
+            warnings.append(f"loudness {lufs:.1f} LUFS, {abs(lufs - target):.1f} LU from the target {target:g} "
+                            f"after {attempts} attempt{'s' if attempts != 1 else ''}")
         if peak > job.true_peak + 0.05:
             raise KindcastError(f"{label}: could not bring the true peak under {job.true_peak:g} dBTP "
                                 f"(measured {peak:.1f} after {attempts} attempts)")
@@ -218,4 +227,5 @@ def master(job: MasterJob, progress: Progress | None = None) -> MasterResult:
         lufs=lufs, true_peak=peak, channels=channels, timeline=timeline, chapters=chapters,
         source_duration=round(duration, 3), source_lufs=round(speech_lufs, 2), gain_db=round(gain, 2),
         limiter_ceiling=round(ceiling, 2), attempts=attempts, seconds=time.perf_counter() - started, notes=notes,
+        warnings=warnings,
     )

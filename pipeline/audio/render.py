@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from pipeline.audio.measure import collect_summary, layout
+from pipeline.audio.measure import DOWNMIX, collect_summary, layout
 from pipeline.media import OUT_TIME, ffmpeg_failed, start_ffmpeg, stream_stderr
 
 Progress = Callable[[float], None]
@@ -47,7 +47,7 @@ def _segment_filters(label_in: str, segments: Sequence[tuple[float, float]], who
 def build_graph(segments: Sequence[tuple[float, float]], whole: float, *, channels: int, sample_rate: int,
                 gain_db: float, ceiling_db: float, music: Sequence[tuple[int, float, str]] = ()) -> str:
     """The apply filtergraph. ``music``: (input index, gain dB, 'intro'|'outro')."""
-    fmt = f"aresample={sample_rate},aformat=sample_fmts=flt:channel_layouts={layout(channels)}"
+    fmt = f"aresample={sample_rate}:{DOWNMIX},aformat=sample_fmts=flt:channel_layouts={layout(channels)}"
     chains, speech = _segment_filters("0:a", segments, whole)
     chains.append(f"[{speech}]{fmt},volume={gain_db:.3f}dB[main]")
     for idx, gain, role in music:

@@ -51,3 +51,5 @@ def register(cli: click.Group) -> None:
         click.echo(f"{dest}: {r.lufs:.1f} LUFS, true peak {r.true_peak:.1f} dBTP, {r.duration:.1f} s "
                    f"(from {r.source_duration:.1f} s), {'mono' if r.channels == 1 else 'stereo'}, {r.bytes} bytes, "
                    f"{r.seconds:.1f} s ({r.source_duration / max(r.seconds, 1e-6):.0f}x real time)")
+        for warning in r.warnings:
+            click.echo(f"warning: {source}: {warning}", err=True)

@@ -31,6 +31,13 @@ class StageRun:
     reason: str | None  # None: up to date (skipped)
     seconds: float = 0.0
     error: str | None = None
+    warnings: list[str] = field(default_factory=list)  # from the stage's result (run now, or recorded before)
+
+
+def result_warnings(result: dict | None) -> list[str]:
+    """A stage result's ``warnings``: one-line strings saying what was published but is not as asked."""
+    found = (result or {}).get("warnings") or []
+    return [str(w) for w in found] if isinstance(found, list) else [str(found)]
 
 
 @dataclass
@@ -90,7 +97,7 @@ def run_stages(unit: str, stages: list[Stage], ctx, state: StateFile, *, force: 
             if fresh.refreshed and not dry:
                 state.touch_inputs(stage.name, fresh.fingerprint_inputs)
             ctx.results[stage.name] = state.result(stage.name) or {}
-            report.runs.append(StageRun(stage.name, None))
+            report.runs.append(StageRun(stage.name, None, warnings=result_warnings(ctx.results[stage.name])))
             continue
         if dry:
             report.runs.append(StageRun(stage.name, reason))
@@ -117,7 +124,7 @@ def run_stages(unit: str, stages: list[Stage], ctx, state: StateFile, *, force: 
         result = json.loads(json.dumps(result, sort_keys=True, default=str))
         state.record(stage.name, fingerprint(stage, ctx, fresh.fingerprint_inputs, result), result)
         ctx.results[stage.name] = result
-        report.runs.append(StageRun(stage.name, reason, seconds))
+        report.runs.append(StageRun(stage.name, reason, seconds, warnings=result_warnings(result)))
         emit(("done", unit, stage.name, seconds))
     state.save()
     if report.error:

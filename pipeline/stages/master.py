@@ -146,4 +146,5 @@ class MasterStage(Stage):
             "source_lufs": result.source_lufs,
             "gain_db": result.gain_db,
             "attempts": result.attempts,
+            **({"warnings": result.warnings} if result.warnings else {}),
         }
