@@ -53,8 +53,10 @@ class AudioInfo:
 # a few milliseconds per file, however long the recording (scripts/bench_probe.py).
 PROBE_START_SECONDS = 0.25  # decoded at the start
 PROBE_START_PACKETS = 64  # tried at most at the start
-PROBE_END_SECONDS = 2.0  # decoded before the announced end
-PROBE_END_PACKETS = 400
+PROBE_END_SECONDS = 2.0  # read before the announced end
+PROBE_END_FRAMES = 4  # decoded there
+PROBE_END_PACKETS = 400  # read there at most (more than 2 s of any codec)
+PROBE_SKIP_PACKETS = 50_000  # read without decoding when the seek lands early (MP3's index has 100 steps)
 # A recording is truncated when it decodes to more than this much less than its header announces. Clean files of
 # every accepted format decode to within 0.06 s of their header (tests/test_media.py); a partial last frame loses
 # about 0.1 s.
@@ -100,7 +102,8 @@ def probe_audio(path: Path) -> AudioInfo:
     av.logging.set_skip_repeated(False)
     try:
         with av.logging.Capture() as logs:
-            container = av.open(str(path))
+            # usetoc: an MP3 seeks by its table of contents (instant) rather than by reading up to the place
+            container = av.open(str(path), options={"usetoc": "1"})
     except Exception as exc:  # PyAV raises many kinds for a file it cannot read
         raise KindcastError(f"{path}: not a readable audio file ({_av_reason(exc)})") from None
     finally:
@@ -185,7 +188,9 @@ def _decode_start(path: Path, container, stream) -> tuple[int, int]:
 
 
 def _decoded_end(container, stream, announced: float) -> float | None:
-    """Where the audio that decodes after a seek to just before ``announced`` ends (None: nothing decodes there)."""
+    """Where the audio ends, read after a seek to just before ``announced``: None when nothing decodes there,
+    ``announced`` itself when the seek lands too far back to tell cheaply. The first packets there are decoded (is
+    it audio?), the rest only read (how far does it go?)."""
     import av
 
     target = max(0.0, announced - PROBE_END_SECONDS)
@@ -194,18 +199,27 @@ def _decoded_end(container, stream, announced: float) -> float | None:
     except av.error.FFmpegError:
         return None
     end = None
-    packets = 0
+    skipped = read = decoded = 0
+    tb = float(stream.time_base)
     try:
         for packet in container.demux(stream):
-            packets += 1
-            try:
-                for frame in packet.decode():
-                    if frame.pts is not None and frame.sample_rate:
-                        stop = float(frame.pts * frame.time_base) + frame.samples / frame.sample_rate
-                        end = stop if end is None else max(end, stop)
-            except av.error.FFmpegError:
-                pass
-            if packets >= PROBE_END_PACKETS:
+            if packet.pts is None:
+                continue
+            if packet.pts * tb < target - 1.0:
+                skipped += 1  # before the stretch to check (the seek landed early)
+                if skipped > PROBE_SKIP_PACKETS:
+                    return announced
+                continue
+            read += 1
+            if decoded < PROBE_END_FRAMES:
+                try:
+                    decoded += len(packet.decode())
+                except av.error.FFmpegError:
+                    pass
+            if decoded:
+                stop = (packet.pts + (packet.duration or 0)) * tb
+                end = stop if end is None else max(end, stop)
+            if read >= PROBE_END_PACKETS:
                 break
     except av.error.FFmpegError:
         pass
