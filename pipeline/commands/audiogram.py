@@ -82,6 +82,8 @@ def register(cli: click.Group) -> None:
             click.echo(f"{path}: {shape} {SHAPES[shape][0]}x{SHAPES[shape][1]}, {duration:g} s")
         click.echo(f"{poster}: poster at {result.poster_time:.1f} s; {result.captions} captions, "
                    f"{len(result.words)} words; {seconds:.1f} s")
+        for warning in result.warnings:
+            click.echo(f"warning: {out}: {warning}", err=True)
 
 
 class _Bar:
