@@ -5,7 +5,9 @@ Exit codes: 0 success; 1 a user mistake, problems found, or an episode failed; 2
 """
 from __future__ import annotations
 
+import contextlib
 import shutil
+import signal
 import sys
 import uuid
 from datetime import date
@@ -51,12 +53,12 @@ def _print_problems(problems, warnings=()) -> None:
 @click.pass_context
 def check(ctx: click.Context, root: Path | None) -> None:
     """Validate the show and every episode; list every problem; exit 1 if any."""
+    from pipeline.engine.build import published_slugs
     from pipeline.show import load_project
-
     from pipeline.web.templating import templates_for
 
     base = resolve_root(ctx, root)
-    project = load_project(base)
+    project = load_project(base, published=published_slugs(base))
     problems = project.problems + templates_for(base).check()
     _print_problems(problems, project.warnings)
     if problems:
@@ -136,7 +138,7 @@ def build(ctx: click.Context, only: str | None, force: bool, jobs: int, root: Pa
     from pipeline.progress import Reporter
 
     base = resolve_root(ctx, root)
-    with Reporter() as reporter:
+    with _stopped_by_signals(), Reporter() as reporter:
         try:
             report = run_build(base, only=only, force=force, jobs=jobs, emit=reporter.event)
         except ValidationFailed as exc:
@@ -148,11 +150,25 @@ def build(ctx: click.Context, only: str | None, force: bool, jobs: int, root: Pa
         ctx.exit(1)
 
 
-def _print_warnings(name: str, runs) -> None:
-    """``warning: <slug>: <stage>: ...``: what a stage published but not as asked (its result's ``warnings``)."""
-    for run in runs:
-        for w in run.warnings:
-            _err(f"warning: {name}: {run.stage}: {w}")
+class Interrupted(KindcastError):
+    exit_code = 130
+
+
+@contextlib.contextmanager
+def _stopped_by_signals():
+    """Ctrl-C or SIGTERM (a service manager stopping the build) end it cleanly: workers and ffmpeg stop, what was
+    published stays as it was, and the next build goes on from there."""
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted; the published files are as they were before this build, and the next "
+                          "build goes on from where this one stopped") from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _summarise(report) -> None:
@@ -167,23 +183,28 @@ def _summarise(report) -> None:
             click.echo(f"built: {slug}: " + ", ".join(f"{r.stage} {r.seconds:.1f}s" for r in unit.runs if r.reason))
         else:
             up += 1
-        _print_warnings(slug, [r for r in unit.runs if r.reason])
+        for warning in unit.warnings:
+            _err(f"warning: {slug}: {warning}")
     for slug in report.invalid:
         _err(f"skipped: {slug}: its episode.md has problems (above)")
     for slug in report.pruned:
         click.echo(f"removed: {slug}: its folder is gone, so its published files were removed")
-    if report.show_held:
-        _err(f"held: {report.show_held}")
-    elif report.show is not None:
+    for slug, why in sorted(report.held.items()):
+        _err(f"held: {slug}: {why}")
+    show_failed = 0
+    if report.show is not None:
         if report.show.failed:
+            show_failed = 1
             _err(f"failed: show: {report.show.error}")
             if report.show.trace:
                 _err(report.show.trace.rstrip())
         elif report.show.ran:
             click.echo("built: show: " + ", ".join(report.show.ran))
-        _print_warnings("show", [r for r in report.show.runs if r.reason])
+        for warning in report.show.warnings:
+            _err(f"warning: show: {warning}")
     failed = sum(r.failed for r in report.episodes.values()) + len(report.invalid)
-    click.echo(f"{built} episodes built, {up} up to date, {failed} failed")
+    click.echo(f"{built} episodes built, {up} up to date, {failed} failed"
+               + (", the feed and site failed (see above)" if show_failed else ""))
 
 
 @cli.command()
@@ -200,7 +221,9 @@ def status(ctx: click.Context, only: str | None, root: Path | None) -> None:
         name = "show" if slug == SHOW_UNIT else slug
         for run in unit.runs:
             click.echo(f"{name:<28} {run.stage:<11} " + (f"will run: {run.reason}" if run.reason else "up to date"))
-        _print_warnings(name, unit.runs)
+        for warning in unit.warnings:
+            stage, _, text = warning.partition(": ")
+            click.echo(f"{name:<28} {stage:<11} warning: {text}")
     for slug, problems in report.invalid.items():
         click.echo(f"{slug:<28} {'-':<11} will not build: {len(problems)} problem(s), see kindcast check")
 

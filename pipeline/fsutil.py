@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import itertools
 import os
+import shutil
 from pathlib import Path
 from typing import Iterator
 
@@ -18,16 +21,47 @@ def safe_join(base: Path, *parts: str) -> Path:
     return path
 
 
+_TEMP_DIRS: dict[Path, Path] = {}  # published tree -> where its temporary files are made (same filesystem)
+_counter = itertools.count()
+
+
+def keep_temporaries_out_of(tree: Path, temp_dir: Path) -> None:
+    """From now on, temporary files for anything inside ``tree`` are made in ``temp_dir`` (outside the published
+    tree, on the same filesystem), so that a build killed half-way leaves no stray file where a host would serve it."""
+    _TEMP_DIRS[Path(tree).resolve()] = Path(temp_dir)
+
+
+def _temp_for(path: Path) -> Path:
+    resolved = path.parent.resolve() / path.name
+    for tree, temp_dir in _TEMP_DIRS.items():
+        if tree == resolved or tree in resolved.parents:
+            temp_dir.mkdir(parents=True, exist_ok=True)
+            return temp_dir / f"{path.stem}.{os.getpid()}-{next(_counter)}.tmp{path.suffix}"
+    return path.with_name(f".{path.stem}.tmp{os.getpid()}-{next(_counter)}{path.suffix}")
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path`` (same suffix, so tools pick the format); rename it over ``path`` on
-    success, delete it on failure. A build killed half-way leaves the old file, never a broken one."""
+    """Yield a temporary path (same suffix, so tools pick the format); rename it over ``path`` on success, delete it
+    on failure. A build killed half-way leaves the old file, never a broken one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    tmp = _temp_for(path)
     try:
         yield tmp
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            # another filesystem: copy beside the target first, so the final step is still one rename
+            beside = path.with_name(f".{path.stem}.tmp{os.getpid()}-{next(_counter)}{path.suffix}")
+            try:
+                shutil.copyfile(tmp, beside)
+                os.replace(beside, path)
+            finally:
+                if beside.exists():
+                    beside.unlink()
     finally:
         if tmp.exists():
             tmp.unlink()

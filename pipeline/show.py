@@ -12,21 +12,23 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Collection, Literal
+from urllib.parse import urlsplit
 
-import yaml
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator, model_validator
 
 from pipeline.apple import category_problems, check_artwork
 from pipeline.conditions.taxonomy import Taxonomy, load_taxonomy
 from pipeline.errors import KindcastError, Problem
-from pipeline.media import AUDIO_EXTENSIONS, probe_audio
+from pipeline.inputs import YamlError, clean_notes, control_problems, inside, is_inside, load_yaml, read_text, url_problem
+from pipeline.media import AUDIO_EXTENSIONS, AudioInfo, ProbeCache, probe_audio
 from pipeline.settings import Settings
 from pipeline.timeline import parse_time
 
 EPISODES_DIR = "episodes"
 SHOW_FILE = "show.yaml"
 EPISODE_FILE = "episode.md"
+STATE_DIR = ".kindcast"  # kindcast's own folder in the show: state, work files, caches
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 SOUNDBITE_MIN, SOUNDBITE_MAX = 15.0, 90.0  # seconds: social video; Podcasting 2.0's soundbites may run to 120
 
@@ -42,12 +44,34 @@ def _time(value: Any) -> float:
     return parse_time(value)
 
 
+def _http(value: str | None) -> str | None:
+    """An http(s) URL, or a ValueError saying why not."""
+    if value is None:
+        return None
+    why = url_problem(value)
+    if why:
+        raise ValueError(why)
+    return value
+
+
+def _http_or_mail(value: str | None) -> str | None:
+    if value is None:
+        return None
+    why = url_problem(value, ("http", "https", "mailto"))
+    if why:
+        raise ValueError(why)
+    return value
+
+
 class Person(Model):
     name: str = Field(min_length=1)
     role: str = "guest"  # podcast:person roles: host, guest, ...
     href: str | None = None
     img: str | None = None
     channel: Literal["left", "right"] | None = None  # the stereo channel this person speaks on, when known
+
+    _href = field_validator("href")(lambda cls, v: _http_or_mail(v))
+    _img = field_validator("img")(lambda cls, v: _http(v))
 
 
 class Owner(Model):
@@ -59,6 +83,8 @@ class Funding(Model):
     url: str
     text: str = "Support the show"
 
+    _url = field_validator("url")(lambda cls, v: _http(v))
+
 
 class Chapter(Model):
     start: Seconds
@@ -67,6 +93,7 @@ class Chapter(Model):
     img: str | None = None
 
     _t = field_validator("start", mode="before")(lambda cls, v: _time(v))
+    _url = field_validator("url", "img")(lambda cls, v: _http(v))
 
 
 class Soundbite(Model):
@@ -97,6 +124,81 @@ class Cut(Model):
         return self
 
 
+
+class Txt(Model):
+    """``podcast:txt``: free text for others to read, e.g. a verification token (``purpose: verify``)."""
+
+    text: str = Field(min_length=1, max_length=4000)
+    purpose: str | None = Field(None, min_length=1, max_length=128)
+
+
+RRULE_RE = re.compile(r"^FREQ=(SECONDLY|MINUTELY|HOURLY|DAILY|WEEKLY|MONTHLY|YEARLY)(;[A-Z]+=[^;\s]+)*$")
+
+
+class UpdateFrequency(Model):
+    """``podcast:updateFrequency``: how often episodes come, in words and as an iCalendar RRULE."""
+
+    text: str = Field(min_length=1, max_length=128)
+    rrule: str | None = None
+    complete: bool = False
+    dtstart: datetime | None = None
+
+    @field_validator("rrule")
+    @classmethod
+    def _rrule(cls, v: str | None) -> str | None:
+        if v is not None and not RRULE_RE.match(v):
+            raise ValueError("must be an iCalendar RRULE such as FREQ=WEEKLY or FREQ=MONTHLY;INTERVAL=2")
+        return v
+
+    @field_validator("dtstart", mode="before")
+    @classmethod
+    def _day(cls, v: Any) -> Any:
+        if isinstance(v, date) and not isinstance(v, datetime):
+            return datetime(v.year, v.month, v.day, tzinfo=timezone.utc)
+        return v
+
+    @field_validator("dtstart")
+    @classmethod
+    def _aware(cls, v: datetime | None) -> datetime | None:
+        return v.replace(tzinfo=timezone.utc) if v is not None and v.tzinfo is None else v
+
+
+class License(Model):
+    """``podcast:license``: an SPDX identifier (e.g. cc-by-4.0), or a name and the URL of its terms."""
+
+    name: str = Field(min_length=1, max_length=128)
+    url: str | None = None
+
+    _u = field_validator("url")(lambda cls, v: _http(v))
+
+
+GEO_RE = re.compile(r"^geo:-?\d{1,2}(\.\d+)?,-?\d{1,3}(\.\d+)?(,-?\d+(\.\d+)?)?(;u=\d+(\.\d+)?)?$")
+OSM_RE = re.compile(r"^[NWR]\d+(#\d+)?$")
+
+
+class Location(Model):
+    """``podcast:location``: where the show is made or what it is about."""
+
+    name: str = Field(min_length=1, max_length=128)
+    geo: str | None = None
+    osm: str | None = None
+    rel: Literal["subject", "creator"] | None = None
+
+    @field_validator("geo")
+    @classmethod
+    def _geo(cls, v: str | None) -> str | None:
+        if v is not None and not GEO_RE.match(v):
+            raise ValueError("must be a geo URI: geo:LATITUDE,LONGITUDE, e.g. geo:51.5072,-0.1276")
+        return v
+
+    @field_validator("osm")
+    @classmethod
+    def _osm(cls, v: str | None) -> str | None:
+        if v is not None and not OSM_RE.match(v):
+            raise ValueError("must be an OpenStreetMap object: N, W or R and its number, e.g. R65606")
+        return v
+
+
 class ShowMeta(Model):
     title: str = Field(min_length=1)
     description: str = Field(min_length=1)
@@ -116,13 +218,36 @@ class ShowMeta(Model):
     guid: str | None = None
     hosts: list[Person] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list)
+    # Podcasting 2.0 and Apple channel tags, written to the feed only when given
+    txt: list[Txt] = Field(default_factory=list)
+    update_frequency: UpdateFrequency | None = None
+    license: License | None = None
+    location: Location | None = None
+    new_feed_url: str | None = None  # itunes:new-feed-url: the feed has moved there
+    block: bool = False  # itunes:block: keep the show out of Apple Podcasts
+    complete: bool = False  # itunes:complete: no more episodes will come
     settings: Settings = Field(default_factory=Settings)
+
+    _link = field_validator("link")(lambda cls, v: _http(v))
+    _shorthands = field_validator("license", "location", "update_frequency", mode="before")(
+        lambda cls, v, info: {"name" if info.field_name != "update_frequency" else "text": v} if isinstance(v, str) else v)
+    _new_feed_url = field_validator("new_feed_url")(lambda cls, v: _http(v))
+
+    @field_validator("txt", mode="before")
+    @classmethod
+    def _txt(cls, v: Any) -> Any:
+        if isinstance(v, (str, dict)):
+            v = [v]
+        return [{"text": t} if isinstance(t, str) else t for t in v] if isinstance(v, list) else v
 
     @field_validator("base_url")
     @classmethod
     def _url(cls, v: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", v):
-            raise ValueError("must be an http(s) URL, e.g. https://example.org/podcast/")
+        why = url_problem(v)
+        if why:
+            raise ValueError(f"{why}, e.g. https://example.org/podcast/")
+        if urlsplit(v).query or urlsplit(v).fragment:
+            raise ValueError(f"{v!r}: the address where feeds/ is published takes no ?query or #fragment")
         return v if v.endswith("/") else v + "/"
 
     @property
@@ -213,6 +338,7 @@ class Project:
     show: Show | None
     episodes: list[Episode] = field(default_factory=list)
     invalid: dict[str, list[Problem]] = field(default_factory=dict)  # slug -> problems
+    invalid_guids: dict[str, str] = field(default_factory=dict)  # slug -> the guid its episode.md gives, if any
     show_problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
 
@@ -257,22 +383,56 @@ def _pydantic_problems(file: str, exc: ValidationError, model: type[BaseModel]) 
 
 
 def read_front_matter(path: Path) -> tuple[dict, str]:
-    """YAML front matter and Markdown body of an ``episode.md``. Raises KindcastError naming the file."""
-    text = path.read_text(encoding="utf-8")
+    """YAML front matter and Markdown body of an ``episode.md``. Raises KindcastError naming the file (and the line
+    of a YAML mistake, counted in the file)."""
+    try:
+        text = read_text(path)
+    except UnicodeDecodeError as exc:
+        raise KindcastError(f"{path}: not UTF-8 text (byte {exc.start + 1}); save it as UTF-8") from None
     if not text.startswith("---"):
         raise KindcastError(f"{path}: no YAML front matter (the file must start with a line '---')")
     parts = re.split(r"^---[ \t]*$", text, maxsplit=2, flags=re.M)
     if len(parts) < 3:
         raise KindcastError(f"{path}: front matter is not closed by a line '---'")
     try:
-        data = yaml.safe_load(parts[1]) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 2}" if mark else ""
-        raise KindcastError(f"{path}: front matter is not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+        data = load_yaml(parts[1])  # parts[1] starts on the first line, after its '---'
+    except YamlError as exc:
+        where = f" at line {exc.line}" if exc.line else ""
+        raise KindcastError(f"{path}: front matter is not valid YAML{where}: {exc}") from None
+    if data is None:
+        data = {}
     if not isinstance(data, dict):
         raise KindcastError(f"{path}: front matter must be a mapping of fields")
     return data, parts[2].lstrip("\n")
+
+
+def _show_paths(root: Path, meta: ShowMeta, file: str) -> list[Problem]:
+    """Every path show.yaml names must stay inside the show; feeds/ must not cover the producer's own folders."""
+    episodes = root / EPISODES_DIR
+    s = meta.settings
+    named = [(episodes, meta.artwork, "artwork"), (episodes, s.music.intro, "settings.music.intro"),
+             (episodes, s.music.outro, "settings.music.outro"),
+             (episodes, s.conditions.taxonomy, "settings.conditions.taxonomy"),
+             (episodes, s.conditions.model, "settings.conditions.model"),
+             (root, s.audiogram.theme.get("fonts_dir") or None, "settings.audiogram.theme.fonts_dir"),
+             (root, s.output_dir, "settings.output_dir")]
+    if s.transcription.model and s.transcription.model.strip() not in ("tiny.en", "default"):
+        named.append((episodes, s.transcription.model, "settings.transcription.model"))
+    problems = []
+    for base, value, field_name in named:
+        if value is None:
+            continue
+        _, problem = inside(root, base, value, file, field_name)
+        if problem:
+            problems.append(problem)
+    out = (root / s.output_dir).resolve()
+    real_root = root.resolve()
+    own = [real_root / EPISODES_DIR, real_root / "templates", real_root / STATE_DIR]
+    if is_inside(root, root / s.output_dir) and (
+            out == real_root or any(out == d or d in out.parents or out in d.parents for d in own)):
+        problems.append(Problem(file, "settings.output_dir", f"{s.output_dir}: the published tree must be a folder "
+                                "of its own (e.g. feeds), not the show folder, episodes/, templates/ or .kindcast/"))
+    return problems
 
 
 def load_show(root: Path) -> tuple[Show | None, list[Problem]]:
@@ -282,26 +442,36 @@ def load_show(root: Path) -> tuple[Show | None, list[Problem]]:
     if not path.is_file():
         return None, [Problem(file, "", "not found (every show needs episodes/show.yaml)")]
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        return None, [Problem(file, "", f"not valid YAML: {exc}")]
+        data = load_yaml(read_text(path))
+    except UnicodeDecodeError as exc:
+        return None, [Problem(file, "", f"not UTF-8 text (byte {exc.start + 1}); save it as UTF-8")]
+    except YamlError as exc:
+        return None, [Problem(file, f"line {exc.line}" if exc.line else "", f"not valid YAML: {exc}")]
+    if data is None:
+        data = {}
     if not isinstance(data, dict):
         return None, [Problem(file, "", "must be a mapping of fields")]
+    problems = control_problems(data, file)
     try:
         meta = ShowMeta.model_validate(data)
     except ValidationError as exc:
-        return None, _pydantic_problems(file, exc, ShowMeta)
-    problems = check_artwork(root / EPISODES_DIR / meta.artwork, file, "artwork")
+        return None, problems + _pydantic_problems(file, exc, ShowMeta)
+    path_problems = _show_paths(root, meta, file)
+    problems += path_problems
+    bad = {p.field for p in path_problems}
+    if "artwork" not in bad:
+        problems += check_artwork(root / EPISODES_DIR / meta.artwork, file, "artwork")
     problems += [Problem(file, "category", message) for message in category_problems(meta.categories)]
     taxonomy_path = meta.settings.conditions.taxonomy
-    try:
-        taxonomy = load_taxonomy(root / EPISODES_DIR / taxonomy_path if taxonomy_path else None)
-    except KindcastError as exc:
-        problems.append(Problem(file, "settings.conditions.taxonomy", str(exc)))
-        taxonomy = None
+    taxonomy = None
+    if "settings.conditions.taxonomy" not in bad:
+        try:
+            taxonomy = load_taxonomy(root / EPISODES_DIR / taxonomy_path if taxonomy_path else None)
+        except KindcastError as exc:
+            problems.append(Problem(file, "settings.conditions.taxonomy", str(exc)))
     for key in ("intro", "outro"):
         music = getattr(meta.settings.music, key)
-        if music:
+        if music and f"settings.music.{key}" not in bad:
             try:
                 probe_audio(root / EPISODES_DIR / music)
             except KindcastError as exc:
@@ -311,17 +481,24 @@ def load_show(root: Path) -> tuple[Show | None, list[Problem]]:
     return Show(root=root, meta=meta, taxonomy=taxonomy), []
 
 
-def find_recording(folder: Path, named: str | None) -> tuple[Path | None, str | None]:
-    """The episode's raw recording: the one named in ``audio:``, else the only audio file in the folder."""
-    if named:
-        path = folder / named
-        return (path, None) if path.is_file() else (None, f"{named}: file not found")
+def find_recording(root: Path, folder: Path, named: str | None, file: str) -> tuple[Path | None, Problem | None]:
+    """The episode's raw recording: the one named in ``audio:``, else the only audio file in the folder. It must lie
+    inside the show (a symbolic link to a file elsewhere is refused)."""
+    if named is not None:
+        path, problem = inside(root, folder, named, file, "audio")
+        if problem:
+            return None, problem
+        return (path, None) if path.is_file() else (None, Problem(file, "audio", f"{named}: file not found"))
     found = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
     if not found:
-        return None, "no recording in the folder (wav, mp3, m4a or flac); add one or name it in 'audio:'"
+        return None, Problem(file, "audio", "no recording in the folder (wav, mp3, m4a or flac); add one or name it "
+                                            "in 'audio:'")
     if len(found) > 1:
         names = ", ".join(p.name for p in found)
-        return None, f"several recordings ({names}); name the one to publish in 'audio:'"
+        return None, Problem(file, "audio", f"several recordings ({names}); name the one to publish in 'audio:'")
+    if not is_inside(root, found[0]):
+        return None, Problem(file, "audio", f"{found[0].name}: a link to a file outside the show folder; copy the "
+                                            "recording into the episode's folder")
     return found[0], None
 
 
@@ -329,7 +506,42 @@ def derived_guid(slug: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"kindcast:episode:{slug}"))
 
 
-def load_episode(show: Show | None, folder: Path, root: Path) -> tuple[Episode | None, list[Problem], list[Problem]]:
+def _valid_items(model: type[BaseModel], raw: Any) -> list[tuple[int, Any]]:
+    """(index, item) for each item of a raw list that validates on its own (the others are reported already)."""
+    out = []
+    for i, item in enumerate(raw if isinstance(raw, list) else []):
+        try:
+            out.append((i, model.model_validate(item)))
+        except ValidationError:
+            continue
+    return out
+
+
+def _time_problems(file: str, data: dict, duration: float) -> list[Problem]:
+    """Cuts, chapters and soundbites against the recording's length: checked item by item on the raw data, so they
+    are reported even when another field of the episode is wrong."""
+    problems = []
+    for i, cut in _valid_items(Cut, data.get("cuts")):
+        if cut.start >= duration:
+            problems.append(Problem(file, f"cuts[{i}]", f"starts at {cut.start:g}s, after the recording ends "
+                                                        f"({duration:.1f}s)"))
+    chapters = _valid_items(Chapter, data.get("chapters"))
+    for i, ch in chapters:
+        if ch.start >= duration:
+            problems.append(Problem(file, f"chapters[{i}].start", f"{ch.start:g}s is after the recording ends "
+                                                                  f"({duration:.1f}s)"))
+    starts = [ch.start for _, ch in chapters]
+    if starts != sorted(starts):
+        problems.append(Problem(file, "chapters", "chapters must be in time order"))
+    for i, sb in _valid_items(Soundbite, data.get("soundbites")):
+        if sb.start + sb.duration > duration + 0.01:
+            problems.append(Problem(file, f"soundbites[{i}]", f"runs to {sb.start + sb.duration:g}s, past the end "
+                                                              f"of the recording ({duration:.1f}s)"))
+    return problems
+
+
+def load_episode(show: Show | None, folder: Path, root: Path,
+                 probe: Callable[[Path], AudioInfo] = probe_audio) -> tuple[Episode | None, list[Problem], list[Problem]]:
     """One episode folder: (episode or None, problems, warnings). Every problem in the folder is reported."""
     slug = folder.name
     md = folder / EPISODE_FILE
@@ -337,13 +549,21 @@ def load_episode(show: Show | None, folder: Path, root: Path) -> tuple[Episode |
     problems: list[Problem] = []
     warnings: list[Problem] = []
     if not SLUG_RE.match(slug):
-        problems.append(Problem(_rel(root, folder), "", "folder name must be a slug: lower-case letters, digits and hyphens"))
+        problems.append(Problem(_rel(root, folder), "", "folder name must be a slug: lower-case letters, digits and "
+                                                        "hyphens"))
     if not md.is_file():
         return None, problems + [Problem(file, "", "not found (each episode folder needs an episode.md)")], warnings
     try:
         data, notes = read_front_matter(md)
     except KindcastError as exc:
         return None, problems + [Problem(file, "", str(exc).split(": ", 1)[-1])], warnings
+    problems += control_problems(data, file)
+    notes, fixed_lines = clean_notes(notes)
+    if fixed_lines:
+        first = _body_first_line(md)
+        lines = ", ".join(str(first + n - 1) for n in fixed_lines[:5])
+        warnings.append(Problem(file, "notes", f"control characters (pasted from a word processor?) left out of the "
+                                               f"notes, on line {lines}"))
 
     meta = None
     try:
@@ -358,51 +578,63 @@ def load_episode(show: Show | None, folder: Path, root: Path) -> tuple[Episode |
         for i, ref in enumerate(raw_conditions):
             cond = show.taxonomy.resolve(ref) if isinstance(ref, (int, str)) and not isinstance(ref, bool) else None
             if cond is None:
-                problems.append(Problem(file, f"conditions[{i}]", f"unknown condition {ref!r} ({show.taxonomy.describe_known()})"))
+                problems.append(Problem(file, f"conditions[{i}]", f"unknown condition {ref!r} "
+                                                                  f"({show.taxonomy.describe_known()})"))
             elif cond.id in conditions:
                 problems.append(Problem(file, f"conditions[{i}]", f"condition {ref!r} is listed twice"))
             else:
                 conditions.append(cond.id)
 
-    named = data.get("audio") if isinstance(data.get("audio"), str) else None
-    recording, why = find_recording(folder, named)
+    raw_audio = data.get("audio")
+    recording, problem = find_recording(root, folder, raw_audio if raw_audio is not None else None, file)
     duration = 0.0
-    if recording is None:
-        problems.append(Problem(file, "audio", why))
+    if problem:
+        if not any(p.field == "audio" for p in problems):
+            problems.append(problem)
     else:
         try:
-            info = probe_audio(recording)
+            info = probe(recording)
             duration = info.duration
             if duration <= 0:
                 problems.append(Problem(file, "audio", f"{recording.name}: zero-length recording"))
         except KindcastError as exc:
             problems.append(Problem(file, "audio", f"{recording.name}: " + str(exc).split(": ", 1)[-1]))
-
-    if meta is not None and duration > 0:
-        for i, cut in enumerate(meta.cuts):
-            if cut.start >= duration:
-                problems.append(Problem(file, f"cuts[{i}]", f"starts at {cut.start:g}s, after the recording ends ({duration:.1f}s)"))
-        for i, ch in enumerate(meta.chapters):
-            if ch.start >= duration:
-                problems.append(Problem(file, f"chapters[{i}].start", f"{ch.start:g}s is after the recording ends ({duration:.1f}s)"))
-        for i, sb in enumerate(meta.soundbites):
-            if sb.start + sb.duration > duration + 0.01:
-                problems.append(Problem(file, f"soundbites[{i}]", f"runs to {sb.start + sb.duration:g}s, past the end of the recording ({duration:.1f}s)"))
-        starts = [c.start for c in meta.chapters]
-        if starts != sorted(starts):
-            problems.append(Problem(file, "chapters", "chapters must be in time order"))
-    if meta is not None and meta.artwork:
-        problems += check_artwork(folder / meta.artwork, file, "artwork")
+    if duration > 0:
+        problems += _time_problems(file, data, duration)
+    if isinstance(data.get("artwork"), str):
+        art, problem = inside(root, folder, data["artwork"], file, "artwork")
+        problems += [problem] if problem else check_artwork(art, file, "artwork")
 
     if problems or meta is None or recording is None:
         return None, problems, warnings
     guid = meta.guid
     if not guid:
         guid = derived_guid(slug)
-        warnings.append(Problem(file, "guid", f"no guid: using {guid}, derived from the folder name; add it to the front matter so renaming the folder never changes it"))
+        warnings.append(Problem(file, "guid", f"no guid: using {guid}, derived from the folder name; add it to the "
+                                              "front matter so renaming the folder never changes it"))
     episode = Episode(slug=slug, dir=folder, meta=meta, notes=notes, recording=recording, duration=duration,
                       guid=guid, conditions=tuple(conditions))
     return episode, [], warnings
+
+
+def _body_first_line(md: Path) -> int:
+    """The line of episode.md on which the Markdown notes start (for messages)."""
+    text = read_text(md)
+    marks = list(re.finditer(r"^---[ \t]*$", text, flags=re.M))[:2]
+    if len(marks) < 2:
+        return 1
+    after = text[marks[1].end():]
+    return text.count("\n", 0, marks[1].end()) + 1 + (len(after) - len(after.lstrip("\n")))
+
+
+def raw_guid(folder: Path) -> str | None:
+    """The guid written in a folder's episode.md, even when the episode is invalid (None when there is none)."""
+    try:
+        data, _ = read_front_matter(folder / EPISODE_FILE)
+    except (KindcastError, OSError):
+        return None
+    guid = data.get("guid")
+    return str(guid) if isinstance(guid, (str, int)) and not isinstance(guid, bool) and str(guid).strip() else None
 
 
 def episode_folders(root: Path) -> list[Path]:
@@ -412,8 +644,9 @@ def episode_folders(root: Path) -> list[Path]:
     return sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
 
 
-def load_project(root: Path, only: str | None = None) -> Project:
-    """Load the show and every episode (or only one), collecting every problem."""
+def load_project(root: Path, only: str | None = None, published: Collection[str] = ()) -> Project:
+    """Load the show and every episode (or only one), collecting every problem. ``published``: slugs built and
+    published before; when two folders share a GUID, the published one keeps it and the other is refused."""
     root = Path(root).resolve()
     show, show_problems = load_show(root)
     project = Project(root=root, show=show, show_problems=show_problems)
@@ -422,26 +655,35 @@ def load_project(root: Path, only: str | None = None) -> Project:
         folders = [f for f in folders if f.name == only]
         if not folders:
             raise KindcastError(f"no episode folder {EPISODES_DIR}/{only}")
+    cache = ProbeCache(root / STATE_DIR / "probe.json")
     for folder in folders:
-        episode, problems, warnings = load_episode(show, folder, root)
+        episode, problems, warnings = load_episode(show, folder, root, cache.probe)
         project.warnings += warnings
         if problems:
             project.invalid[folder.name] = problems
+            guid = raw_guid(folder)
+            if guid:
+                project.invalid_guids[folder.name] = guid
         elif episode is not None:
             project.episodes.append(episode)
-    _cross_checks(project)
+    cache.save()
+    _cross_checks(project, set(published))
     return project
 
 
-def _cross_checks(project: Project) -> None:
-    """Problems between episodes: duplicate GUIDs, duplicate episode numbers within a season."""
+def _cross_checks(project: Project, published: set[str]) -> None:
+    """Problems between episodes: duplicate GUIDs (the published episode keeps its GUID), duplicate episode numbers
+    within a season."""
     seen_guid: dict[str, str] = {}
     seen_number: dict[tuple[int | None, int], str] = {}
     bad: dict[str, list[Problem]] = {}
-    for ep in project.episodes:
+    for ep in sorted(project.episodes, key=lambda e: (e.slug not in published, e.slug)):
         file = _rel(project.root, ep.dir / EPISODE_FILE)
         if ep.guid in seen_guid:
-            bad.setdefault(ep.slug, []).append(Problem(file, "guid", f"same guid as episode '{seen_guid[ep.guid]}'"))
+            owner = seen_guid[ep.guid]
+            what = "the published episode" if owner in published else "episode"
+            bad.setdefault(ep.slug, []).append(Problem(file, "guid", f"same guid as {what} '{owner}'; a new episode "
+                                                                     "needs a guid of its own (kindcast new makes one)"))
         else:
             seen_guid[ep.guid] = ep.slug
         if ep.meta.number is not None:

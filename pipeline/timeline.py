@@ -5,6 +5,7 @@ removes cuts, so every such time must be moved onto the published file: :class:`
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -22,6 +23,8 @@ def parse_time(value: object) -> float:
         match = _CLOCK.match(text)
         if match:
             hours, minutes, secs = match.groups()
+            if float(secs) >= 60 or (hours is not None and int(minutes) >= 60):
+                raise ValueError(f"not a time: {value!r} (minutes and seconds run from 0 to 59)")
             seconds = int(hours or 0) * 3600 + int(minutes) * 60 + float(secs)
         else:
             try:
@@ -30,6 +33,8 @@ def parse_time(value: object) -> float:
                 raise ValueError(f"not a time: {value!r} (use seconds or H:MM:SS)") from None
     else:
         raise ValueError(f"not a time: {value!r} (use seconds or H:MM:SS)")
+    if not math.isfinite(seconds):
+        raise ValueError(f"not a time: {value!r}")
     if seconds < 0:
         raise ValueError(f"time must not be negative: {value!r}")
     return seconds

@@ -107,3 +107,15 @@ def kindcast(*args: str, cwd: Path | None = None, check: bool = False, timeout: 
 @pytest.fixture
 def show_root(tmp_path: Path) -> Path:
     return make_show(tmp_path / "show")
+
+
+FEEDVALIDATOR = REPO.parent / "shared" / "tools" / "feedvalidator" / "validate.py"
+
+
+def w3c_validate(feed: Path, self_url: str) -> subprocess.CompletedProcess:
+    """The W3C Feed Validator (offline copy in ../shared/tools/feedvalidator/) on ``feed``; skips the test when
+    ../shared is absent. Exit 0 means no errors; the output lists every error and warning."""
+    if not FEEDVALIDATOR.is_file():
+        pytest.skip("../shared/tools/feedvalidator is absent (the W3C Feed Validator's offline copy)")
+    return subprocess.run([sys.executable, str(FEEDVALIDATOR), str(feed), self_url], capture_output=True, text=True,
+                          timeout=120)

@@ -98,3 +98,37 @@ def test_a_killed_build_is_repaired_by_the_next(built: Path, tmp_path: Path):
     assert not list(root.rglob(".*.tmp*")), "a temporary file survived the repair"
     final = kindcast("build", "--root", root)
     assert "0 episodes built, 3 up to date" in final.stdout
+
+
+def test_the_site_and_feed_bars_on_the_sample_show(built: Path):
+    """Issue 16's bars on the real build: each episode page shows at least 90 % of its transcript's words with timed
+    links and has og:title, og:image and og:audio; every alternate enclosure exists with its announced length;
+    sitemap.xml lists every episode page; the main feed and a condition feed pass the W3C validator."""
+    from lxml import etree
+
+    from conftest import w3c_validate
+    from pipeline.speech.transcript import load_words
+    from test_site_transcripts import Page
+
+    feeds = built / "feeds"
+    base = "https://radical-kindness.example.org/podcast/"
+    slugs = sorted(p.name for p in (REPO / "episodes").iterdir() if p.is_dir())
+    sitemap = etree.parse(str(feeds / "sitemap.xml")).xpath("//*[local-name()='loc']/text()")
+    for slug in slugs:
+        out = feeds / "episodes" / slug
+        page = Page((out / "notes.html").read_text())
+        words = len(load_words(out / "transcript.json"))
+        timed = sum(len(p["text"].split()) for p in page.paragraphs if p.get("timed"))
+        assert timed >= 0.9 * words > 0, (slug, timed, words)
+        assert page.meta["og:title"][0].strip()
+        assert page.meta["og:image"][0].startswith(base) and page.meta["og:audio"][0] == f"{base}episodes/{slug}/{slug}.mp3"
+        assert f"{base}episodes/{slug}/notes.html" in sitemap
+    channel = etree.parse(str(feeds / "feed.xml")).getroot()[0]
+    alternates = channel.findall(".//{https://podcastindex.org/namespace/1.0}alternateEnclosure")
+    assert len(alternates) == 2 * len(slugs)
+    for alt in alternates:
+        path = feeds / alt.find("{https://podcastindex.org/namespace/1.0}source").get("uri")[len(base):]
+        assert path.stat().st_size == int(alt.get("length")), path
+    for rel in ("feed.xml", "conditions/social-mixing.xml"):
+        proc = w3c_validate(feeds / rel, base + rel)
+        assert proc.returncode == 0, proc.stdout

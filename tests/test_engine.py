@@ -158,10 +158,15 @@ def test_failed_stage_records_nothing_and_next_build_repairs(engine, show_root, 
     monkeypatch.setattr(build_mod, "show_stages", lambda: [ListStage()])
     import json
 
-    state = json.loads(state_path(show_root, "one").read_text())
-    assert "probe" in state and "copy" not in state
+    # nothing was published; the staged attempt remembers what it finished
+    assert not state_path(show_root, "one").exists() and not (show_root / "feeds" / "episodes" / "one").exists()
+    staged = json.loads((show_root / ".kindcast" / "stage" / "one" / "state.json").read_text())["stages"]
+    assert "probe" in staged and "copy" not in staged
     report = build(show_root)
     assert report.ran("one") == ["copy"] and report.ok
+    assert (show_root / "feeds" / "episodes" / "one" / "copy.bin").is_file()
+    assert not (show_root / ".kindcast" / "stage" / "one").exists()
+    assert not list((show_root / "feeds").rglob(".*tmp*"))
 
 
 def test_invalid_episode_is_reported_and_others_build(engine, show_root, tmp_path):
@@ -181,16 +186,25 @@ def test_renamed_folder_prunes_old_outputs(engine, show_root, tmp_path):
     assert (show_root / "feeds" / "episodes" / "new-name" / "copy.bin").is_file()
 
 
-def test_feed_held_when_a_published_episode_fails(engine, show_root, tmp_path):
+def test_a_published_episode_that_fails_is_held_and_the_rest_of_the_show_updates(engine, show_root, tmp_path):
     folder = episode(show_root, "one", tmp_path)
-    episode(show_root, "two", tmp_path, freq=400)
+    two = episode(show_root, "two", tmp_path, freq=400)
     build(show_root)
-    listing = (show_root / "feeds" / "list.txt").read_text()
+    published_one = (show_root / "feeds" / "episodes" / "one" / "copy.bin").read_bytes()
     (folder / "episode.md").write_text((folder / "episode.md").read_text().replace("title: Title", "title: explode"))
-    synth(folder / "one.wav", "sine=f=700", 2)
+    synth(folder / "one.wav", "sine=f=700", 3)  # a new recording: the failing rebuild must not publish it
+    synth(two / "two.wav", "sine=f=500", 3)  # the other episode changes too, and that must reach the feed
     report = build(show_root)
-    assert report.show_held and "one" in report.show_held
-    assert (show_root / "feeds" / "list.txt").read_text() == listing
+    assert report.episodes["one"].failed and "one" in report.held and not report.ok
+    assert (show_root / "feeds" / "episodes" / "one" / "copy.bin").read_bytes() == published_one
+    two_bytes = (show_root / "feeds" / "episodes" / "two" / "copy.bin").stat().st_size
+    assert (show_root / "feeds" / "list.txt").read_text() == f"one {len(published_one)}\ntwo {two_bytes}\n"
+    # a new episode that fails is not held: it is simply not listed yet
+    new = episode(show_root, "three", tmp_path, title="explode")
+    report = build(show_root)
+    assert report.episodes["three"].failed and "three" not in report.held
+    assert "three" not in (show_root / "feeds" / "list.txt").read_text()
+    assert new.is_dir()
 
 
 class UnsortedResultStage(Stage):
@@ -222,3 +236,51 @@ def test_downstream_params_are_the_same_whether_upstream_ran_now_or_before(monke
     episode(show_root, "one", tmp_path)
     assert build(show_root).ran("one") == ["unsorted", "ordered"]
     assert build(show_root).ran("one") == []
+
+
+def test_a_stage_reruns_when_its_code_changes_but_not_for_comments_or_docstrings(tmp_path, monkeypatch):
+    """Fingerprints follow the code: a stage's ``code`` modules are digested without comments and docstrings."""
+    import sys
+
+    from pipeline.engine.stage import code_digest, use_code_cache
+
+    package = tmp_path / "pkgs" / "kc_fake"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text('"""A family."""\n')
+    module = package / "work.py"
+    module.write_text('"""Does the work."""\n\ndef gain():\n    return 3  # a comment\n')
+    monkeypatch.syspath_prepend(str(tmp_path / "pkgs"))
+    use_code_cache(tmp_path / "code.json")
+    first = code_digest(("kc_fake",))
+    module.write_text('"""Does the work, said better."""\n\n\ndef gain():\n    # why three\n    return 3\n')
+    code_digest.cache_clear()
+    assert code_digest(("kc_fake",)) == first
+    module.write_text('"""Does the work."""\n\ndef gain():\n    return 4\n')
+    os.utime(module, (module.stat().st_mtime + 2,) * 2)
+    code_digest.cache_clear()
+    assert code_digest(("kc_fake",)) != first
+    sys.modules.pop("kc_fake", None)
+
+
+class CodedStage(CopyStage):
+    name = "coded"
+    code = ("kc_fake2",)
+
+
+def test_the_engine_reruns_a_stage_whose_code_changed(show_root, tmp_path, monkeypatch):
+    package = tmp_path / "pkgs" / "kc_fake2"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("VALUE = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "pkgs"))
+    monkeypatch.setattr(build_mod, "episode_stages", lambda: [ProbeStage(), CodedStage()])
+    monkeypatch.setattr(build_mod, "show_stages", lambda: [])
+    episode(show_root, "one", tmp_path)
+    assert build(show_root).ran("one") == ["probe", "coded"]
+    assert build(show_root).ran("one") == []
+    (package / "__init__.py").write_text("VALUE = 2\n")
+    later = (package / "__init__.py").stat().st_mtime + 2
+    os.utime(package / "__init__.py", (later, later))  # same size: make sure the stat moves on a coarse clock
+    report = build(show_root)
+    assert report.ran("one") == ["coded"]
+    status = build(show_root, dry=True)
+    assert status.episodes["one"].runs[1].reason is None

@@ -209,7 +209,7 @@ def test_build_masters_each_episode_once_and_a_bad_one_does_not_stop_the_others(
     assert out.is_file()
     lufs, peak = ebur128(out)
     assert abs(lufs + 19.0) <= 0.5 and peak <= -1.0  # a mono recording: the show's mono target
-    state = json.loads((root / ".kindcast" / "state" / "ep-01.json").read_text())
+    state = json.loads((root / ".kindcast" / "state" / "ep-01.json").read_text())["stages"]
     result = state["master"]["result"]
     assert result["file"] == "ep-01.mp3" and result["mime"] == "audio/mpeg" and result["channels"] == 1
     assert result["bytes"] == out.stat().st_size

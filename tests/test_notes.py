@@ -20,6 +20,8 @@ EVIL_TITLE = "Kindness <script>alert('t')</script> & friends"
 NOTES = """We talk about *mixing* with <b>raw html</b> and <script>alert('n')</script>.
 
 [a bad link](javascript:alert(3)) and [a good one](https://example.org/more).
+Entity-spelled ones too: [listen](jav&#x61;script:alert(4)), ![x](&#106;avascript:alert(5)),
+[c](javascript&colon;alert(6)) and [t](java	script:alert(7)).
 
 ## Part two
 
@@ -63,7 +65,7 @@ def tiny_show(tmp_path: Path, episodes: list[tuple[str, dict, str]] | None = Non
     for slug, front, notes in episodes or [("kind-one", {
             "title": EVIL_TITLE, "date": "2026-10-01", "number": 1, "guid": "guid-1",
             "guests": [{"name": "Gia <b>Guest</b>", "href": "https://example.org/gia"},
-                       {"name": "Sly", "href": "javascript:alert('g')"}],
+                       {"name": "Sly", "href": "mailto:sly@example.org"}],
             "conditions": [2, "local-knowledge"]}, NOTES)]:
         write_episode(root, slug, front, audio, notes=notes)
     if before_load:
@@ -159,7 +161,8 @@ def test_html_escaped_everywhere(built):
     assert [t for t in ("b",) if t in doc.names()] == []
     assert "&lt;script&gt;alert(&#39;t&#39;)&lt;/script&gt;" in page  # the title, escaped
     assert "&lt;script&gt;alert(&#39;n&#39;)&lt;/script&gt;" in page or "&lt;script&gt;alert('n')&lt;/script&gt;" in page
-    assert not any(h.lower().startswith("javascript") for h in doc.attr("a", "href"))
+    addresses = doc.attr("a", "href") + doc.attr("img", "src")
+    assert not any(re.sub(r"[\x00-\x20]", "", h).lower().startswith("javascript") for h in addresses), addresses
     assert "https://example.org/more" in doc.attr("a", "href")
     assert "<em>mixing</em>" in page  # Markdown itself still renders
 

@@ -2,7 +2,6 @@
 (see the package docstring for the passes)."""
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -13,7 +12,7 @@ from typing import Callable
 from pipeline.audio.measure import decode_problem, decode_warning, loudness_of, measure
 from pipeline.audio.plan import plan_segments, sound_bounds
 from pipeline.audio.render import MIME, Encoding, apply_and_verify, build_graph, ffmetadata
-from pipeline.audio.tags import ChapterMark, TagInfo, remap_chapters, write_tags
+from pipeline.audio.tags import ChapterMark, TagInfo, chapters_json, remap_chapters, write_tags
 from pipeline.errors import KindcastError
 from pipeline.media import probe_audio
 from pipeline.timeline import Timeline
@@ -58,6 +57,7 @@ class MasterJob:
     tags: TagInfo | None = None
     ffmpeg: str | None = None
     work_dir: Path | None = None  # temporary files; default: beside the output
+    write_file_tags: bool = True  # False: leave tags and (MP3) chapters to the caller (see tags.write_tags)
 
 
 @dataclass
@@ -82,7 +82,7 @@ class MasterResult:
     warnings: list[str] = field(default_factory=list)  # one line each, for the build summary and `kindcast status`
 
     def chapters_json(self) -> str:
-        return json.dumps({"version": "1.2.0", "chapters": self.chapters}, indent=2, ensure_ascii=False) + "\n"
+        return chapters_json(self.chapters)
 
 
 
@@ -210,7 +210,8 @@ def master(job: MasterJob, progress: Progress | None = None) -> MasterResult:
         if peak > job.true_peak + 0.05:
             raise KindcastError(f"{label}: could not bring the true peak under {job.true_peak:g} dBTP "
                                 f"(measured {peak:.1f} after {attempts} attempts)")
-        write_tags(tmp, job.fmt, job.tags, chapters, expected)
+        if job.write_file_tags:
+            write_tags(tmp, job.fmt, job.tags, chapters, expected)
         from mutagen import File as MutagenFile
 
         audio = MutagenFile(str(tmp))

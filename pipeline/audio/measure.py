@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import os
 import re
 import subprocess
 import threading
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from pipeline.media import OUT_TIME, ffmpeg_failed, start_ffmpeg, stream_stderr, truncated
+from pipeline.procs import cpu_budget
 from pipeline.timeline import format_clock
 
 Progress = Callable[[float], None]
@@ -71,7 +71,7 @@ def measure(path: Path, *, channels: int, threshold_db: float, min_silence: floa
     when decoding); the halves' blocks and silences are joined (only the few blocks straddling the join are lost).
     """
     label = label or Path(path).name
-    if not (blocks and duration_hint >= SPLIT_MEASURE_ABOVE and (os.cpu_count() or 1) >= 2):
+    if not (blocks and duration_hint >= SPLIT_MEASURE_ABOVE and cpu_budget() >= 2):
         return _measure_part(path, channels=channels, threshold_db=threshold_db, min_silence=min_silence,
                              ffmpeg=ffmpeg, label=label, duration_hint=duration_hint, progress=progress, blocks=blocks)
     half = round(duration_hint / 2, 3)

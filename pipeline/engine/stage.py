@@ -1,21 +1,38 @@
 """The Stage interface, the contexts stages receive, and the freshness check (why a stage will run).
 
-A stage declares its inputs (files), its outputs (files), its params (settings and metadata it depends on, JSON-able)
-and its tool versions; ``run(ctx)`` writes the outputs atomically and returns a JSON-able result that later stages
-and the show-level stages read from ``ctx.results[stage_name]``.
+A stage declares its inputs (files), its outputs (files), its params (settings and metadata it depends on, JSON-able),
+its tool versions and the code it runs (``code``: the packages whose source its output depends on); ``run(ctx)``
+writes the outputs atomically and returns a JSON-able result that later stages and the show-level stages read from
+``ctx.results[stage_name]``. A result may carry ``warnings`` (one-line strings) and ``outputs`` (paths of files
+made beyond the declared ones, as :meth:`EpisodeContext.key` gives them).
+
+Paths are recorded by their *published* place (``feeds/episodes/<slug>/...``, relative to the show), even while an
+episode is being rebuilt in its staging folder: ``ctx.key(path)`` gives that name, ``ctx.real(key)`` the file to
+read now.
 """
 from __future__ import annotations
 
+import ast
+import functools
+import hashlib
+import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
-from pipeline.show import Episode, Show
-from pipeline.engine.state import STATE_DIR, digest_json, file_stat, sha256_file
+from pipeline.engine.state import digest_json, file_stat, sha256_file
+from pipeline.show import STATE_DIR, Episode, Show
 
 
 def _no_progress(fraction: float) -> None:
     pass
+
+
+def _rel(root: Path, path: Path) -> str:
+    try:
+        return str(Path(path).relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 @dataclass
@@ -26,20 +43,51 @@ class EpisodeContext:
     episode: Episode
     results: dict[str, dict] = field(default_factory=dict)
     progress: Callable[[float], None] = _no_progress
+    out_dir_override: Path | None = None  # the staging folder while the episode is rebuilt
+    threads: int = 0  # CPU threads this episode may use (0: all the machine's)
 
     @property
     def root(self) -> Path:
         return self.show.root
 
     @property
-    def out_dir(self) -> Path:
+    def published_dir(self) -> Path:
         """``feeds/episodes/<slug>/``: what gets published."""
         return self.show.output_dir / "episodes" / self.episode.slug
 
     @property
+    def out_dir(self) -> Path:
+        """Where this run writes the episode's published files (they move into ``published_dir`` when every stage
+        of the episode has succeeded)."""
+        return self.out_dir_override or self.published_dir
+
+    @property
     def work_dir(self) -> Path:
-        """``.kindcast/work/<slug>/``: intermediate files, never published."""
+        """``.kindcast/work/<slug>/``: intermediate files kept between builds, never published."""
         return self.root / STATE_DIR / "work" / self.episode.slug
+
+    @property
+    def temp_dir(self) -> Path:
+        """``.kindcast/tmp/<slug>/``: scratch files for one run, swept at the start of every build."""
+        return self.root / STATE_DIR / "tmp" / self.episode.slug
+
+    def key(self, path: Path) -> str:
+        path = Path(path)
+        if self.out_dir_override is not None:
+            try:
+                path = self.published_dir / path.relative_to(self.out_dir_override)
+            except ValueError:
+                pass
+        return _rel(self.root, path)
+
+    def real(self, key: str) -> Path:
+        path = self.root / key
+        if self.out_dir_override is not None:
+            try:
+                return self.out_dir_override / path.relative_to(self.published_dir)
+            except ValueError:
+                pass
+        return path
 
 
 @dataclass(frozen=True)
@@ -56,6 +104,7 @@ class ShowContext:
     episodes: list[EpisodeRecord]
     results: dict[str, dict] = field(default_factory=dict)  # earlier show stages' results
     progress: Callable[[float], None] = _no_progress
+    threads: int = 0
 
     @property
     def root(self) -> Path:
@@ -69,12 +118,24 @@ class ShowContext:
     def work_dir(self) -> Path:
         return self.root / STATE_DIR / "work" / "_show"
 
+    @property
+    def temp_dir(self) -> Path:
+        return self.root / STATE_DIR / "tmp" / "_show"
+
+    def key(self, path: Path) -> str:
+        return _rel(self.root, Path(path))
+
+    def real(self, key: str) -> Path:
+        return self.root / key
+
 
 class Stage:
-    """Base class: override what applies. ``version`` is bumped whenever a change to the stage changes its output."""
+    """Base class: override what applies. ``version`` may still be bumped by hand, but a change to the code listed
+    in ``code`` (besides the stage's own module) is enough to rebuild what the stage made."""
 
     name: ClassVar[str] = ""
     version: ClassVar[str] = "1"
+    code: ClassVar[tuple[str, ...]] = ()  # packages or modules (dotted names) whose code makes the outputs
 
     def inputs(self, ctx: Any) -> list[Path]:
         return []
@@ -95,12 +156,98 @@ class Stage:
         return f"<stage {self.name}>"
 
 
-def _rel(root: Path, path: Path) -> str:
-    try:
-        return str(Path(path).relative_to(root))
-    except ValueError:
-        return str(path)
+# --- the code a stage runs -------------------------------------------------------------------------------------------
 
+def _source_files(dotted: str) -> list[Path]:
+    spec = importlib.util.find_spec(dotted)
+    if spec is None or spec.origin is None:
+        return []
+    if spec.submodule_search_locations:  # a package: every module in it
+        return sorted(p for d in spec.submodule_search_locations for p in Path(d).rglob("*.py"))
+    return [Path(spec.origin)]
+
+
+def _code_only(source: str) -> str:
+    """The code of a module without its comments, docstrings and layout, so a change to those rebuilds nothing."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                and isinstance(getattr(body[0], "value", None), ast.Constant) and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, annotate_fields=False)
+
+
+class _CodeCache:
+    """Digests of source files by (size, mtime): parsing every module on every build would cost more than a whole
+    build with nothing to do. Kept in ``.kindcast/code.json`` when the build names it (see :func:`use_code_cache`)."""
+
+    def __init__(self) -> None:
+        self.path: Path | None = None
+        self.data: dict = {}
+        self.dirty = False
+
+    def load(self, path: Path) -> None:
+        import json
+
+        self.path = Path(path)
+        try:
+            self.data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self.data = {}
+
+    def digest(self, source: Path) -> str:
+        st = source.stat()
+        key = str(source)
+        entry = self.data.get(key)
+        if entry and entry[:2] == [st.st_size, st.st_mtime_ns]:
+            return entry[2]
+        value = hashlib.sha256(_code_only(source.read_text(encoding="utf-8")).encode()).hexdigest()
+        self.data[key] = [st.st_size, st.st_mtime_ns, value]
+        self.dirty = True
+        return value
+
+    def save(self) -> None:
+        if self.dirty and self.path is not None:
+            import json
+
+            from pipeline.fsutil import write_text
+
+            try:
+                write_text(self.path, json.dumps(self.data, indent=0, sort_keys=True))
+            except OSError:
+                pass  # a cache
+            self.dirty = False
+
+
+_CODE = _CodeCache()
+
+
+def use_code_cache(path: Path) -> None:
+    _CODE.load(path)
+    code_digest.cache_clear()
+
+
+def save_code_cache() -> None:
+    _CODE.save()
+
+
+@functools.lru_cache(maxsize=None)
+def code_digest(modules: tuple[str, ...]) -> str:
+    digest = hashlib.sha256()
+    for dotted in sorted(set(modules)):
+        for path in _source_files(dotted):
+            digest.update(path.name.encode())
+            digest.update(_CODE.digest(path).encode())
+    return digest.hexdigest()[:16]
+
+
+def stage_version(stage: Stage) -> str:
+    """The stage's declared version and a digest of its code (its module and what ``code`` lists)."""
+    return f"{stage.version}+{code_digest((type(stage).__module__, *stage.code))}"
+
+
+# --- freshness -------------------------------------------------------------------------------------------------------
 
 @dataclass
 class Freshness:
@@ -111,14 +258,13 @@ class Freshness:
 
 def check(stage: Stage, ctx: Any, recorded: dict | None, force: bool = False) -> Freshness:
     """Is ``stage`` up to date for ``ctx``, given what was recorded after its last success? If not, say why."""
-    root = ctx.root
     old = (recorded or {}).get("fingerprint") or {}
     old_inputs: dict = old.get("inputs", {})
     now_inputs: dict = {}
     reason: str | None = None
     refreshed = False
     for path in stage.inputs(ctx):
-        rel = _rel(root, path)
+        rel = ctx.key(path)
         stat = file_stat(path)
         if stat is None:
             reason = reason or f"input missing: {rel}"
@@ -138,15 +284,15 @@ def check(stage: Stage, ctx: Any, recorded: dict | None, force: bool = False) ->
         return Freshness("never built", now_inputs)
     if set(old_inputs) != set(now_inputs) and reason is None:
         reason = "the set of inputs changed"
-    if old.get("version") != stage.version:
+    if old.get("version") != stage_version(stage):
         reason = reason or "the stage's code changed"
     elif old.get("tools") != stage.tool_versions(ctx):
         reason = reason or "a tool or model version changed"
     if old.get("params") != digest_json(stage.params(ctx)):
         reason = reason or "settings or metadata changed"
-    expected = {_rel(root, p) for p in stage.outputs(ctx)} | set(old.get("outputs", {}))
+    expected = {ctx.key(p) for p in stage.outputs(ctx)} | set(old.get("outputs", {}))
     for rel in sorted(expected):
-        stat = file_stat(root / rel)
+        stat = file_stat(ctx.real(rel))
         if stat is None:
             reason = reason or f"output missing: {rel}"
         elif old.get("outputs", {}).get(rel) not in (None, stat):
@@ -157,12 +303,12 @@ def check(stage: Stage, ctx: Any, recorded: dict | None, force: bool = False) ->
 def fingerprint(stage: Stage, ctx: Any, inputs: dict, result: dict) -> dict:
     """What is recorded after a success: enough to tell next time whether anything moved."""
     outputs = {}
-    for path in list(stage.outputs(ctx)) + [ctx.root / p for p in result.get("outputs", [])]:
-        stat = file_stat(path)
+    for key in [ctx.key(p) for p in stage.outputs(ctx)] + list(result.get("outputs", [])):
+        stat = file_stat(ctx.real(key))
         if stat is not None:
-            outputs[_rel(ctx.root, path)] = stat
+            outputs[key] = stat
     return {
-        "version": stage.version,
+        "version": stage_version(stage),
         "tools": stage.tool_versions(ctx),
         "params": digest_json(stage.params(ctx)),
         "inputs": inputs,

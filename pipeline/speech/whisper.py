@@ -105,7 +105,9 @@ def model_identity(folder: Path) -> str:
 
 
 def cpu_threads() -> int:
-    return os.cpu_count() or 1
+    from pipeline.procs import cpu_budget
+
+    return cpu_budget()
 
 
 @functools.lru_cache(maxsize=2)

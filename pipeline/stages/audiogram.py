@@ -22,6 +22,7 @@ AUTO_NAME = "highlight"
 class AudiogramStage(Stage):
     name = "audiogram"
     version = "1"
+    code = ("pipeline.video", "pipeline.speech", "pipeline.timeline")
 
     def _audio(self, ctx: EpisodeContext) -> Path:
         master = ctx.results.get("master") or {}
@@ -48,7 +49,9 @@ class AudiogramStage(Stage):
         return [f"clip-{i + 1}" for i in range(len(ctx.episode.meta.soundbites))]
 
     def inputs(self, ctx: EpisodeContext):
-        paths = [self._audio(ctx), self._artwork(ctx)]
+        # the mastered audio is known by the master stage's key (params): a retitle re-tags the file, its audio stays
+        paths = [self._artwork(ctx)] if (ctx.results.get("master") or {}).get("audio") else [self._audio(ctx),
+                                                                                           self._artwork(ctx)]
         transcript = self._transcript(ctx)
         if transcript is not None:
             paths.append(transcript)
@@ -68,7 +71,10 @@ class AudiogramStage(Stage):
         params = {
             "settings": settings.model_dump(mode="json"),
             "show_title": ctx.show.meta.title,
-            "episode_title": episode.meta.title,
+            # the episode's title is drawn only on clips without a title of their own
+            "episode_title": episode.meta.title if any(not sb.title for sb in episode.meta.soundbites)
+            or not episode.meta.soundbites else None,
+            "audio": (ctx.results.get("master") or {}).get("audio"),
             "soundbites": [sb.model_dump(mode="json") for sb in episode.meta.soundbites],
             "timeline": (ctx.results.get("master") or {}).get("timeline"),
             "ffmpeg": ctx.show.settings.ffmpeg,
@@ -116,6 +122,7 @@ class AudiogramStage(Stage):
                 clips = [Clip(AUTO_NAME, ctx.episode.meta.title, picked[0], picked[1])]
 
         folder = ctx.out_dir / AUDIOGRAM_DIR
+        ctx.temp_dir.mkdir(parents=True, exist_ok=True)
         made, outputs, warnings = [], [], []
         for k, clip in enumerate(clips):
             files = {s: folder / f"{clip.name}-{s}.mp4" for s in settings.sizes}
@@ -128,8 +135,8 @@ class AudiogramStage(Stage):
             result = make_clip(audio, files, start=clip.start, duration=clip.duration, words=words,
                                show_title=ctx.show.meta.title, episode_title=clip.title, artwork=artwork,
                                theme=theme, fonts=fonts, poster=poster, fps=settings.fps,
-                               ffmpeg=ctx.show.settings.ffmpeg, progress=part, workdir=None, audio_duration=duration,
-                               transcribe=lambda a, s, d: transcribe_clip(a, s, d, model))
+                               ffmpeg=ctx.show.settings.ffmpeg, progress=part, workdir=ctx.temp_dir,
+                               audio_duration=duration, transcribe=lambda a, s, d: transcribe_clip(a, s, d, model))
             made.append({
                 "name": clip.name,
                 "title": clip.title,
@@ -138,7 +145,7 @@ class AudiogramStage(Stage):
                 "files": {s: f"{AUDIOGRAM_DIR}/{p.name}" for s, p in files.items()},
                 "poster": f"{AUDIOGRAM_DIR}/{poster.name}",
             })
-            outputs += [str(p.relative_to(ctx.root)) for p in [*files.values(), poster]]
+            outputs += [ctx.key(p) for p in [*files.values(), poster]]
             warnings += [f"{clip.name}: {w}" for w in result.warnings]
         self._remove_stale(folder, {Path(p).name for p in outputs})
         ctx.progress(1.0)

@@ -30,6 +30,7 @@ def _artwork(ctx: EpisodeContext) -> Path | None:
 class MasterStage(Stage):
     name = "master"
     version = "1"
+    code = ("pipeline.audio", "pipeline.timeline")  # how ffmpeg is started (media) changes no output
 
     def _file(self, ctx: EpisodeContext) -> Path:
         return ctx.out_dir / f"{ctx.episode.slug}.{ctx.show.settings.encode.format}"
@@ -46,7 +47,12 @@ class MasterStage(Stage):
         return paths
 
     def outputs(self, ctx: EpisodeContext) -> list[Path]:
+        from pipeline.audio.alternate import alternate_path
+
         outs = [self._file(ctx)]
+        alternate = alternate_path(self._file(ctx), ctx.show.settings.encode.alternate.format)  # the smaller copy
+        if alternate is not None:
+            outs.append(alternate)
         if ctx.episode.meta.chapters:
             outs.append(ctx.out_dir / "chapters.json")
         return outs
@@ -76,32 +82,48 @@ class MasterStage(Stage):
 
         return {"ffmpeg": ffmpeg_identity(ctx.show.settings.ffmpeg), "mutagen": mutagen.version_string}
 
-    def run(self, ctx: EpisodeContext) -> dict:
-        from pipeline.fsutil import write_text
+    def audio_key(self, ctx: EpisodeContext) -> str:
+        """What the encoded audio depends on, as a digest: everything but the tags (title, artwork, ...) and, for
+        MP3 whose chapters are ID3 frames, the chapters. A retitle finds the audio already made under this key and
+        only re-tags it (later stages depend on the key, not on the file's bytes, so they do not run again)."""
+        from pipeline.engine.stage import stage_version
+        from pipeline.engine.state import digest_json, file_stat
+
+        params = {k: v for k, v in self.params(ctx).items() if k != "tags"}
+        if ctx.show.settings.encode.format == "mp3":
+            params.pop("chapters")
+        sources = [ctx.episode.recording] + [m for m in (_music_path(ctx, r) for r in ("intro", "outro")) if m]
+        return digest_json({"params": params, "sources": [[s.name, file_stat(s)] for s in sources],
+                            "code": stage_version(self), "tools": self.tool_versions(ctx)})[:20]
+
+    def _encoded(self, ctx: EpisodeContext, key: str) -> tuple[Path, dict]:
+        """The mastered, untagged audio for ``key`` and what mastering measured: made now, or kept from before."""
+        import json
+        import shutil
+
         from pipeline.audio.master import MasterJob, master
-        from pipeline.audio.tags import ChapterMark, TagInfo
+        from pipeline.audio.tags import ChapterMark
+        from pipeline.fsutil import write_text
 
         s = ctx.show.settings
         meta = ctx.episode.meta
-        slug = ctx.episode.slug
-        out = self._file(ctx)
+        folder = ctx.work_dir / "master"
+        audio, info = folder / f"{key}.{s.encode.format}", folder / f"{key}.json"
+        if audio.is_file() and info.is_file():
+            try:
+                return audio, json.loads(info.read_text(encoding="utf-8"))
+            except ValueError:
+                pass
         for music_role in ("intro", "outro"):
             path = _music_path(ctx, music_role)
             if path is not None and not path.is_file():
-                raise KindcastError(f"{slug}: settings.music.{music_role}: {path.name}: file not found")
-        tags = TagInfo(
-            title=meta.title,
-            album=ctx.show.meta.title,
-            artist=ctx.show.meta.author,
-            track=meta.number,
-            date=meta.date.date().isoformat(),
-            artwork=_artwork(ctx),
-            comment=meta.summary or None,
-        )
+                raise KindcastError(f"{ctx.episode.slug}: settings.music.{music_role}: {path.name}: file not found")
+        shutil.rmtree(folder, ignore_errors=True)  # only the current key is kept
+        folder.mkdir(parents=True)
         job = MasterJob(
             source=ctx.episode.recording,
-            output=out,
-            label=slug,
+            output=audio,
+            label=ctx.episode.slug,
             target_lufs=s.loudness.target_lufs,
             mono_target_lufs=s.loudness.mono_target_lufs,
             true_peak=s.loudness.true_peak,
@@ -117,25 +139,23 @@ class MasterStage(Stage):
             intro=_music_path(ctx, "intro"),
             outro=_music_path(ctx, "outro"),
             chapters=tuple(ChapterMark(c.start, c.title, c.url, c.img) for c in meta.chapters),
-            tags=tags,
             ffmpeg=s.ffmpeg,
-            work_dir=ctx.work_dir,
+            work_dir=ctx.temp_dir,
+            write_file_tags=False,
         )
-        result = master(job, progress=ctx.progress)
-        # A file left from an earlier format (mp3 <-> m4a) or chapters that no longer exist must not be published.
-        for other in ("mp3", "m4a"):
-            stale = ctx.out_dir / f"{slug}.{other}"
-            if other != s.encode.format and stale.exists():
-                stale.unlink()
-        chapters_file = ctx.out_dir / "chapters.json"
-        if meta.chapters:
-            write_text(chapters_file, result.chapters_json())
-        elif chapters_file.exists():
-            chapters_file.unlink()
-        return {
-            "file": out.name,
+        result = master(job, progress=lambda f: ctx.progress(0.85 * f))
+        alternate = None
+        if s.encode.alternate.format != "none":
+            from pipeline.audio.alternate import alternate_path, encode_alternate
+
+            channels = 1 if s.encode.alternate.channels == "mono" else result.channels
+            made = encode_alternate(audio, alternate_path(audio, s.encode.alternate.format),
+                                    fmt=s.encode.alternate.format, bitrate=s.encode.alternate.bitrate,
+                                    channels=channels, duration=result.duration, ffmpeg=s.ffmpeg,
+                                    label=ctx.episode.slug, progress=lambda f: ctx.progress(0.85 + 0.1 * f))
+            alternate = made.to_json()
+        measured = {
             "mime": result.mime,
-            "bytes": result.bytes,
             "duration": result.duration,
             "lufs": result.lufs,
             "true_peak": result.true_peak,
@@ -146,5 +166,69 @@ class MasterStage(Stage):
             "source_lufs": result.source_lufs,
             "gain_db": result.gain_db,
             "attempts": result.attempts,
+            "alternate": alternate,
             **({"warnings": result.warnings} if result.warnings else {}),
         }
+        write_text(info, json.dumps(measured, sort_keys=True))
+        return audio, measured
+
+    def run(self, ctx: EpisodeContext) -> dict:
+        import shutil
+
+        from pipeline.audio.tags import TagInfo, chapters_json, write_tags
+        from pipeline.fsutil import atomic_path, write_text
+
+        s = ctx.show.settings
+        meta = ctx.episode.meta
+        slug = ctx.episode.slug
+        out = self._file(ctx)
+        key = self.audio_key(ctx)
+        audio, measured = self._encoded(ctx, key)
+        tags = TagInfo(
+            title=meta.title,
+            album=ctx.show.meta.title,
+            artist=ctx.show.meta.author,
+            track=meta.number,
+            date=meta.date.date().isoformat(),
+            artwork=_artwork(ctx),
+            comment=meta.summary or None,
+        )
+        with atomic_path(out) as tmp:
+            shutil.copyfile(audio, tmp)
+            write_tags(tmp, s.encode.format, tags, measured["chapters"], measured["duration"])
+        alternate = self._publish_alternate(ctx, audio, measured, tags)
+        # A file left from an earlier format (mp3 <-> m4a) or chapters that no longer exist must not be published.
+        for other in ("mp3", "m4a"):
+            stale = ctx.out_dir / f"{slug}.{other}"
+            if other != s.encode.format and stale.exists():
+                stale.unlink()
+        chapters_file = ctx.out_dir / "chapters.json"
+        if meta.chapters:
+            write_text(chapters_file, chapters_json(measured["chapters"]))
+        elif chapters_file.exists():
+            chapters_file.unlink()
+        ctx.progress(1.0)
+        return {"file": out.name, "bytes": out.stat().st_size, "audio": key, **measured, "alternate": alternate}
+
+    def _publish_alternate(self, ctx: EpisodeContext, audio: Path, measured: dict, tags) -> dict | None:
+        """The smaller copy (``podcast:alternateEnclosure``), made with the audio and tagged like the main file;
+        a copy of another format left from earlier settings is removed."""
+        import shutil
+
+        from pipeline.audio.alternate import FORMATS, alternate_path
+        from pipeline.audio.tags import write_tags
+        from pipeline.fsutil import atomic_path
+
+        fmt = ctx.show.settings.encode.alternate.format
+        out = alternate_path(self._file(ctx), fmt)
+        for spec in FORMATS.values():
+            stale = self._file(ctx).with_suffix(spec["suffix"])
+            if stale != out and stale.exists():
+                stale.unlink()
+        made = measured.get("alternate")
+        if out is None or not made:
+            return None
+        with atomic_path(out) as tmp:
+            shutil.copyfile(alternate_path(audio, fmt), tmp)
+            write_tags(tmp, fmt, tags, measured["chapters"], measured["duration"])
+        return {**made, "file": out.name, "bytes": out.stat().st_size}

@@ -8,6 +8,7 @@ from pipeline.engine.stage import EpisodeContext, Stage
 class ProbeStage(Stage):
     name = "probe"
     version = "1"
+    code = ("pipeline.media",)
 
     def inputs(self, ctx: EpisodeContext):
         return [ctx.episode.recording]

@@ -17,6 +17,7 @@ from pipeline.engine.stage import EpisodeContext, Stage
 class TranscribeStage(Stage):
     name = "transcribe"
     version = "2"  # 2: glossary on, looping segments re-decoded
+    code = ("pipeline.speech", "pipeline.timeline")
 
     # --- what the stage depends on -------------------------------------------------------------------------------
     @staticmethod
@@ -60,13 +61,9 @@ class TranscribeStage(Stage):
         return glossary_hotwords(list(ctx.show.settings.transcription.glossary) + [p.name for p in people])
 
     def inputs(self, ctx: EpisodeContext):
-        files = []
-        master = self._master_file(ctx)
-        if master is not None:
-            files.append(master)
-        if self._source(ctx) == "raw":
-            files.append(ctx.episode.recording)
-        return files
+        # The mastered audio is known by the master stage's key (params), not by the file's bytes: a retitle
+        # re-tags the file but leaves its audio, and its transcript, as they were.
+        return [ctx.episode.recording] if self._source(ctx) == "raw" else []
 
     def outputs(self, ctx: EpisodeContext):
         from pipeline.speech.transcript import FILES
@@ -83,6 +80,7 @@ class TranscribeStage(Stage):
             "hotwords": self._hotwords(ctx),
             "channels": self._channels(ctx),
             "source": self._source(ctx),
+            "audio": self._master(ctx).get("audio"),
         }
         if params["source"] == "raw":
             params["timeline"] = self._master(ctx).get("timeline")

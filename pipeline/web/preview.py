@@ -1,11 +1,12 @@
-"""``kindcast serve``: preview the published tree over HTTP on this machine, as a static host would serve it.
+"""``kindcast serve``: the published tree over HTTP on this machine, as a static host serves it, with the media types
+of the files kindcast publishes.
 
 Players seek (and chapter links jump) with byte-range requests, so a file is served whole (200) or in part: one
 range ``bytes=a-b``, ``bytes=a-`` or ``bytes=-n`` gets 206 Partial Content with its Content-Range; a range that starts
 past the end gets 416; several ranges at once, or a range that is not well formed, get the whole file (RFC 9110
-allows a server to ignore a Range header). ``If-Range`` with a date other than the file's own asks for the whole
-file. Every file answer says ``Accept-Ranges: bytes``. Folders, index.html and errors are the standard library's.
-It listens on 127.0.0.1 unless told otherwise: it is a preview, not a host.
+lets a server ignore a Range header). ``If-Range`` with a date other than the file's own asks for the whole file.
+Every file answer says ``Accept-Ranges: bytes``. Folders, index.html and errors are the standard library's. It
+listens on 127.0.0.1 unless told otherwise: it is a preview, not a host.
 """
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ import functools
 import http.server
 import os
 import re
-import shutil
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Callable
 
 DEFAULT_BIND = "127.0.0.1"
+MEDIA_TYPES = {".opus": "audio/ogg", ".m4a": "audio/mp4", ".mp3": "audio/mpeg", ".vtt": "text/vtt",
+               ".srt": "application/x-subrip", ".json": "application/json", ".xml": "application/xml",
+               ".js": "text/javascript"}
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
 
 
@@ -53,15 +55,21 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 
 class PreviewHandler(http.server.SimpleHTTPRequestHandler):
-    """The standard library's static file handler, answering byte ranges."""
+    """``functools.partial(PreviewHandler, directory=...)``: the standard library's static file handler, answering
+    byte ranges; quiet (the command prints where it serves)."""
 
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, **MEDIA_TYPES}
     _window: tuple[int, int] | None = None  # the part of the open file this response sends
+
+    def log_message(self, format, *args):
+        pass
 
     def send_head(self):
         self._window = None
-        path = Path(self.translate_path(self.path))
-        if self.path.split("?", 1)[0].split("#", 1)[0].endswith("/") or not path.is_file():
-            return super().send_head()  # folders (index.html, listings, redirects) and 404s
+        path = self.translate_path(self.path)
+        header = self.headers.get("Range")
+        if not header or not os.path.isfile(path) or self.path.split("?", 1)[0].split("#", 1)[0].endswith("/"):
+            return super().send_head()  # whole files (Accept-Ranges added below), folders, redirects, 404s
         try:
             f = open(path, "rb")
         except OSError:
@@ -71,23 +79,14 @@ class PreviewHandler(http.server.SimpleHTTPRequestHandler):
             st = os.fstat(f.fileno())
             size = st.st_size
             modified = self.date_time_string(int(st.st_mtime))
-            header = self.headers.get("Range")
-            if header and not self._same_version(modified):
-                header = None
+            condition = self.headers.get("If-Range")
             try:
-                window = byte_range(header, size)
+                window = byte_range(header, size) if condition is None or condition.strip() == modified else None
             except Unsatisfiable:
                 f.close()
                 self.send_response(http.HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE)
                 self.send_header("Content-Range", f"bytes */{size}")
-                self.send_header("Accept-Ranges", "bytes")
                 self.send_header("Content-Length", "0")
-                self.end_headers()
-                return None
-            if window is None and self._not_modified(st.st_mtime) and not header:
-                f.close()
-                self.send_response(http.HTTPStatus.NOT_MODIFIED)
-                self.send_header("Last-Modified", modified)
                 self.end_headers()
                 return None
             if window is None:
@@ -99,8 +98,7 @@ class PreviewHandler(http.server.SimpleHTTPRequestHandler):
                 self.send_header("Content-Range", f"bytes {first}-{last}/{size}")
                 self.send_header("Content-Length", str(last - first + 1))
                 self._window = window
-            self.send_header("Content-type", self.guess_type(str(path)))
-            self.send_header("Accept-Ranges", "bytes")
+            self.send_header("Content-type", self.guess_type(path))
             self.send_header("Last-Modified", modified)
             self.end_headers()
             return f
@@ -108,25 +106,13 @@ class PreviewHandler(http.server.SimpleHTTPRequestHandler):
             f.close()
             raise
 
-    def _same_version(self, modified: str) -> bool:
-        """False when If-Range names another version of the file than the one here (send it whole)."""
-        condition = self.headers.get("If-Range")
-        return condition is None or condition.strip() == modified
-
-    def _not_modified(self, mtime: float) -> bool:
-        since = self.headers.get("If-Modified-Since")
-        if not since or self.headers.get("If-None-Match"):
-            return False
-        try:
-            when = parsedate_to_datetime(since)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return False
-        return when is not None and int(mtime) <= when.timestamp()
+    def end_headers(self):
+        self.send_header("Accept-Ranges", "bytes")
+        super().end_headers()
 
     def copyfile(self, source, outputfile) -> None:
         if self._window is None:
-            shutil.copyfileobj(source, outputfile)
-            return
+            return super().copyfile(source, outputfile)
         first, last = self._window
         source.seek(first)
         left = last - first + 1
@@ -138,14 +124,9 @@ class PreviewHandler(http.server.SimpleHTTPRequestHandler):
             left -= len(chunk)
 
 
-def make_server(folder: Path, bind: str = DEFAULT_BIND, port: int = 8000, *,
-                quiet: bool = False) -> http.server.ThreadingHTTPServer:
+def make_server(folder: Path, bind: str = DEFAULT_BIND, port: int = 8000) -> http.server.ThreadingHTTPServer:
     """A server of ``folder`` (not yet serving: call ``serve_forever``); port 0 picks a free port."""
-    handler_class = PreviewHandler
-    if quiet:
-        handler_class = type("QuietPreviewHandler", (PreviewHandler,), {"log_message": lambda self, *a: None})
-    handler = functools.partial(handler_class, directory=str(folder))
-    return http.server.ThreadingHTTPServer((bind, port), handler)
+    return http.server.ThreadingHTTPServer((bind, port), functools.partial(PreviewHandler, directory=str(folder)))
 
 
 def serve(folder: Path, bind: str = DEFAULT_BIND, port: int = 8000,
