@@ -99,10 +99,12 @@ def test_build_fails_damaged_recordings_and_warns_of_a_glitch_and_a_missed_loudn
     # status reads the recorded results: the published file still carries both problems
     status = kindcast("status", "--root", root, "--episode", "glitch")
     assert status.returncode == 0 and "Traceback" not in status.stderr
-    assert [line for line in status.stderr.splitlines() if line.startswith("warning: ")] == warnings
-    # and a build with nothing to do for it says nothing new
+    said = [re.sub(r"\s+", " ", line) for line in status.stdout.splitlines() if " warning: " in line]
+    assert said == [re.sub(r"^warning: glitch: master: ", "glitch master warning: ", w) for w in warnings], status.stdout
+    # and every build says it again while it holds, running nothing
     again = kindcast("build", "--root", root, "--episode", "glitch")
-    assert again.returncode == 0 and "warning: glitch" not in again.stderr, again.stderr
+    assert again.returncode == 0 and "built: glitch" not in again.stdout, again.stdout
+    assert [line for line in again.stderr.splitlines() if line.startswith("warning: glitch: ")] == warnings
 
 
 def ebur128(path: Path) -> float:
