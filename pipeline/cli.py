@@ -229,31 +229,24 @@ def status(ctx: click.Context, only: str | None, root: Path | None) -> None:
 
 
 @cli.command()
-@click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--bind", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--bind", default="127.0.0.1", show_default=True, help="The address to listen on (this machine only by default).")
 @root_option
 @click.pass_context
 def serve(ctx: click.Context, port: int, bind: str, root: Path | None) -> None:
-    """Preview feeds/ on localhost."""
-    import functools
-    import http.server
-
+    """Preview feeds/ on this machine (byte ranges answered, so players can seek)."""
     from pipeline.show import load_show
+    from pipeline.web.preview import serve as serve_folder
 
     base = resolve_root(ctx, root)
     show, problems = load_show(base)
     out = show.output_dir if show else base / "feeds"
     if not out.is_dir():
         raise KindcastError(f"{out}: nothing built yet; run kindcast build first")
-    from pipeline.web.preview import PreviewHandler
-
-    handler = functools.partial(PreviewHandler, directory=str(out))  # byte ranges, so players can seek
-    with http.server.ThreadingHTTPServer((bind, port), handler) as httpd:
-        click.echo(f"serving {out} at http://{bind}:{port}/ (Ctrl-C to stop)")
-        try:
-            httpd.serve_forever()
-        except KeyboardInterrupt:
-            pass
+    try:
+        serve_folder(out, bind, port, ready=lambda url: click.echo(f"serving {out} at {url} (Ctrl-C to stop)"))
+    except OSError as exc:
+        raise KindcastError(f"--bind {bind} --port {port}: cannot listen there ({exc.strerror or exc})") from None
 
 
 def _register_commands() -> None:

@@ -53,6 +53,25 @@ def synth(path: Path, lavfi: str, seconds: float, *extra: str) -> Path:
     return path
 
 
+def damage_file(src: Path, dst: Path, *, at: float = 0.5, nbytes: int = 4096, seed: int = 1) -> Path:
+    """A copy of ``src`` with ``nbytes`` random bytes (from ``seed``, so always the same) written over it at the
+    fraction ``at`` of its length: a damaged recording."""
+    import random
+
+    data = bytearray(Path(src).read_bytes())
+    pos = int(len(data) * at)
+    data[pos:pos + nbytes] = random.Random(seed).randbytes(min(nbytes, len(data) - pos))
+    Path(dst).write_bytes(bytes(data))
+    return Path(dst)
+
+
+def cut_file(src: Path, dst: Path, keep: float) -> Path:
+    """The first ``keep`` fraction of ``src``'s bytes: a truncated copy."""
+    data = Path(src).read_bytes()
+    Path(dst).write_bytes(data[: int(len(data) * keep)])
+    return Path(dst)
+
+
 def make_artwork(path: Path, size: int = 1400, color=(180, 70, 60)) -> Path:
     from PIL import Image
 

@@ -11,7 +11,7 @@ from typing import Callable
 
 from pipeline.audio.leveler import (ENVELOPE_RATE, MIN_FLOOR_GAP, credible_floor, gain_for, noise_floor,
                                     plan_levels)
-from pipeline.audio.measure import loudness_of, measure
+from pipeline.audio.measure import decode_problem, decode_warning, loudness_of, measure
 from pipeline.audio.plan import plan_segments, sound_bounds
 from pipeline.audio.render import MIME, Cleanup, Encoding, apply_and_verify, build_graph, ffmetadata
 from pipeline.audio.report import loudness_report
@@ -42,6 +42,7 @@ PAUSE_GATE_BELOW_TARGET = 14.0  # dB: the pause expander's threshold under the l
 # block model predicts: measured 0.3-0.4 LU on the development interviews at -16 and -19 LUFS; the first attempt
 # aims this much higher, the verify pass corrects what remains.
 EXPANDER_LOSS_LU = 0.3
+LOUDNESS_WARN_LU = 1.0  # a published loudness further than this from the target is said in the result's warnings
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ class MasterResult:
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
     report: dict = field(default_factory=dict)  # the loudness report (see pipeline.audio.report)
+    warnings: list[str] = field(default_factory=list)  # one line each, for the build summary and `kindcast status`
 
     def chapters_json(self) -> str:
         return chapters_json(self.chapters)
@@ -144,6 +146,10 @@ def master(job: MasterJob, progress: Progress | None = None) -> MasterResult:
                 ffmpeg=job.ffmpeg, label=label, duration_hint=in_duration,
                 progress=lambda f: report(0.3 * f))
     duration = m.duration or in_duration
+    problem = decode_problem(m)  # damaged in the middle, or shorter than its header says
+    if problem:
+        raise KindcastError(f"{named}: {problem}")
+    warnings = [w for w in [decode_warning(m)] if w]
     if duration <= 0 or not len(m.block_end):
         raise KindcastError(f"{named}: no audio could be decoded (zero-length recording)")
     bounds = sound_bounds(m, duration)
@@ -249,6 +255,9 @@ def master(job: MasterJob, progress: Progress | None = None) -> MasterResult:
                 ceiling -= over + 0.2
             if abs(off) > 0.1:
                 gain += off * (1.15 if off > 0 else 1.0)  # more gain, more limiting: aim a little past
+        if abs(lufs - target) > LOUDNESS_WARN_LU:
+            warnings.append(f"loudness {lufs:.1f} LUFS, {abs(lufs - target):.1f} LU from the target {target:g} "
+                            f"after {attempts} attempt{'s' if attempts != 1 else ''}")
         if peak > job.true_peak + 0.05:
             raise KindcastError(f"{label}: could not bring the true peak under {job.true_peak:g} dBTP "
                                 f"(measured {peak:.1f} after {attempts} attempts)")
@@ -278,4 +287,5 @@ def master(job: MasterJob, progress: Progress | None = None) -> MasterResult:
         source_duration=round(duration, 3), source_lufs=round(speech_lufs, 2), gain_db=round(gain, 2),
         limiter_ceiling=round(ceiling, 2), attempts=attempts, seconds=time.perf_counter() - started, notes=notes,
         report=loudness,
+        warnings=warnings,
     )

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from pipeline.audio.measure import collect_summary, layout
+from pipeline.audio.measure import DOWNMIX, collect_summary, layout
 from pipeline.media import OUT_TIME, ffmpeg_failed, start_ffmpeg, stream_stderr
 
 Progress = Callable[[float], None]
@@ -94,7 +94,7 @@ def build_graph(segments: Sequence[tuple[float, float]], whole: float, *, channe
                 gain_db: float, ceiling_db: float, music: Sequence[tuple[int, float, str]] = (),
                 cleanup: Cleanup | None = None) -> str:
     """The apply filtergraph. ``music``: (input index, gain dB, 'intro'|'outro')."""
-    fmt = f"aresample={sample_rate},aformat=sample_fmts=flt:channel_layouts={layout(channels)}"
+    fmt = f"aresample={sample_rate}:{DOWNMIX},aformat=sample_fmts=flt:channel_layouts={layout(channels)}"
     chains: list[str] = []
     source = "0:a"
     if cleanup is not None and cleanup.active():

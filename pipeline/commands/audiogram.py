@@ -96,6 +96,8 @@ def register(cli: click.Group) -> None:
             click.echo(f"{path}: {shape} {SHAPES[shape][0]}x{SHAPES[shape][1]}, {duration:g} s")
         click.echo(f"{poster}: poster at {result.poster_time:.1f} s; {result.captions} captions, "
                    f"{len(result.words)} words; {seconds:.1f} s")
+        for warning in result.warnings:
+            click.echo(f"warning: {out}: {warning}", err=True)
 
 
 def _clip_transcriber(root: Path | None, model: str | None, language: str | None, speakers: str | None):

@@ -73,6 +73,8 @@ def register(cli: click.Group) -> None:
         if report_dir is not None:
             written = write_report(r.report, report_dir, dest.stem)
             click.echo(f"report: {written[-1]}")
+        for warning in r.warnings:
+            click.echo(f"warning: {source}: {warning}", err=True)
 
 
 def _read_turns(path: Path) -> tuple[tuple[str, float, float], ...]:

@@ -188,6 +188,7 @@ class MasterStage(Stage):
             "attempts": result.attempts,
             "alternate": alternate,
             "loudness": {k: result.report[k] for k in ("before", "after", "speakers")},
+            **({"warnings": result.warnings} if result.warnings else {}),
         }
         write_text(info, json.dumps(measured, sort_keys=True))
         return audio, measured
