@@ -2,7 +2,6 @@
 real browser seeking in a real MP3 through it."""
 from __future__ import annotations
 
-import http.client
 import re
 import shutil
 import socket
