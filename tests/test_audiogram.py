@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SPEECH, make_artwork, make_show, synth, write_episode
+from conftest import SPEECH, make_artwork, make_show, needs_speech, synth, write_episode
 
 LJ = SPEECH / "ljspeech_LJ001-0001_to_0032.16k.flac"
 LJ_TEXT = SPEECH / "ljspeech_LJ001-0001_to_0032.16k.txt"
@@ -98,6 +98,7 @@ def norm(word: str) -> str:
 
 # --- the 60 s square render: formats and OCR ----------------------------------------------------------------------
 
+@needs_speech
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("tesseract") is None, reason="needs tesseract-ocr (Debian package)")
 def test_square_60s_captions_follow_speech(tmp_path):
@@ -139,6 +140,7 @@ def test_square_60s_captions_follow_speech(tmp_path):
 
 # --- every shape, short clips ---------------------------------------------------------------------------------------
 
+@needs_speech
 @pytest.mark.slow
 def test_vertical_and_landscape_short_clip(tmp_path):
     from pipeline.video.audiogram import make_clip
@@ -397,6 +399,7 @@ def _cli(*args, env=None, cwd=None):
     (["--start", "0", "--duration", "20", "--artwork", "missing.png"], r"missing.png: --artwork: file not found"),
     (["--start", "0", "--duration", "20", "--font", "Nope Sans"], r"--font: 'Nope Sans' is not installed"),
 ])
+@needs_speech
 def test_cli_bad_input_is_one_clear_line(tmp_path, extra, message):
     proc = _cli(LJ, *extra, "-o", tmp_path / "out.mp4", cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
@@ -406,6 +409,7 @@ def test_cli_bad_input_is_one_clear_line(tmp_path, extra, message):
     assert not list(tmp_path.glob("*.mp4"))
 
 
+@needs_speech
 @pytest.mark.slow
 def test_cli_renders_with_no_system_fonts(tmp_path):
     """A fontconfig that knows no font at all: the captions still come from the fonts shipped in the wheel."""
