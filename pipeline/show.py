@@ -388,6 +388,11 @@ class Show:
     def artwork_path(self) -> Path:
         return self.episodes_dir / self.meta.artwork
 
+    @property
+    def speech_language(self) -> str:
+        """The language transcripts are made in: settings.transcription.language, else the show's (two letters)."""
+        return (self.settings.transcription.language or self.meta.language).split("-")[0][:2].lower()
+
     def hosts_for(self, episode: Episode) -> list[Person]:
         return list(episode.meta.hosts if episode.meta.hosts is not None else self.meta.hosts)
 

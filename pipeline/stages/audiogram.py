@@ -114,15 +114,25 @@ class AudiogramStage(Stage):
         words = load_words(transcript) if transcript is not None else None
 
         clips = soundbite_clips(ctx.episode, self._timeline(ctx), duration)
+        ctx.temp_dir.mkdir(parents=True, exist_ok=True)
+        # without a transcript (none made), the words come from the show's own model and language
+        from pipeline.speech.whisper import resolve_model
+
+        transcription = ctx.show.settings.transcription
+        model = str(resolve_model(transcription.model, ctx.show.episodes_dir))
+        language = ctx.show.speech_language
+
+        def listen(a, s, d):
+            return transcribe_clip(a, s, d, model, language=language, workdir=ctx.temp_dir)
+
         if not clips:
             if words is None:
-                words = transcribe_clip(audio, 0.0, duration, ctx.show.settings.transcription.model)
+                words = listen(audio, 0.0, duration)
             picked = pick_clip(words, duration, settings.auto_clip_seconds, tag_evidence(ctx.results.get("tag")))
             if picked is not None:
                 clips = [Clip(AUTO_NAME, ctx.episode.meta.title, picked[0], picked[1])]
 
         folder = ctx.out_dir / AUDIOGRAM_DIR
-        ctx.temp_dir.mkdir(parents=True, exist_ok=True)
         made, outputs, warnings = [], [], []
         for k, clip in enumerate(clips):
             files = {s: folder / f"{clip.name}-{s}.mp4" for s in settings.sizes}
@@ -131,12 +141,11 @@ class AudiogramStage(Stage):
             def part(f: float, k=k) -> None:
                 ctx.progress((k + f) / len(clips))
 
-            model = ctx.show.settings.transcription.model
             result = make_clip(audio, files, start=clip.start, duration=clip.duration, words=words,
                                show_title=ctx.show.meta.title, episode_title=clip.title, artwork=artwork,
                                theme=theme, fonts=fonts, poster=poster, fps=settings.fps,
                                ffmpeg=ctx.show.settings.ffmpeg, progress=part, workdir=ctx.temp_dir,
-                               audio_duration=duration, transcribe=lambda a, s, d: transcribe_clip(a, s, d, model))
+                               audio_duration=duration, transcribe=listen)
             made.append({
                 "name": clip.name,
                 "title": clip.title,

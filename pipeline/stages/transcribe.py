@@ -58,7 +58,7 @@ class TranscribeStage(Stage):
         return "master"
 
     def _language(self, ctx: EpisodeContext) -> str:
-        return (ctx.show.settings.transcription.language or ctx.show.meta.language).split("-")[0][:2].lower()
+        return ctx.show.speech_language
 
     def _hotwords(self, ctx: EpisodeContext) -> str | None:
         """The glossary (settings.transcription.glossary + the hosts' and guests' names) as hotwords, written as a

@@ -530,12 +530,13 @@ def make_clip(
 
 
 def transcribe_clip(audio: Path, start: float, duration: float, model: str | None = None,
-                    language: str = "en", speakers: Sequence[str] = ()) -> list[Word]:
-    """Words of just the clip (whole-file times), by the transcriber of ``pipeline.speech.whisper`` on the clip alone."""
+                    language: str = "en", speakers: Sequence[str] = (), workdir: Path | None = None) -> list[Word]:
+    """Words of just the clip (whole-file times), by the transcriber of ``pipeline.speech.whisper`` on the clip alone.
+    ``model``: a model folder (or None: the bundled tiny.en); ``workdir``: where the clip's audio is made."""
     from pipeline.media import run_ffmpeg
     from pipeline.speech.whisper import resolve_model, transcribe_audio
 
-    with tempfile.TemporaryDirectory(prefix="audiogram-asr-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="audiogram-asr-", dir=workdir) as tmp:
         wav = Path(tmp) / "clip.wav"
         run_ffmpeg(["-ss", f"{start:.3f}", "-t", f"{duration:.3f}", "-i", str(audio), "-vn", "-ac", "1",
                     "-ar", "16000", str(wav)], what="clip audio")
