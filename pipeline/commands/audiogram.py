@@ -119,7 +119,7 @@ def _clip_transcriber(root: Path | None, model: str | None, language: str | None
         if model is None and settings.model:
             model, base = settings.model, show.episodes_dir
         if language is None:
-            language = (settings.language or show.meta.language).split("-")[0][:2].lower()
+            language = show.speech_language
     model_dir = resolve_model(model, base, what="--model" if base == Path.cwd() else "settings.transcription.model")
     names = [n.strip() for n in speakers.split(",") if n.strip()] if speakers else []
     return functools.partial(transcribe_clip, model=str(model_dir), language=(language or "en").lower(),
