@@ -172,39 +172,11 @@ def _stopped_by_signals():
 
 
 def _summarise(report) -> None:
-    built = up = 0
-    for slug, unit in sorted(report.episodes.items()):
-        if unit.failed:
-            _err(f"failed: {slug}: {unit.error}")
-            if unit.trace:
-                _err(unit.trace.rstrip())
-        elif unit.ran:
-            built += 1
-            click.echo(f"built: {slug}: " + ", ".join(f"{r.stage} {r.seconds:.1f}s" for r in unit.runs if r.reason))
+    for to_err, line in report.summary(traces=True):
+        if to_err:
+            _err(line)
         else:
-            up += 1
-        for warning in unit.warnings:
-            _err(f"warning: {slug}: {warning}")
-    for slug in report.invalid:
-        _err(f"skipped: {slug}: its episode.md has problems (above)")
-    for slug in report.pruned:
-        click.echo(f"removed: {slug}: its folder is gone, so its published files were removed")
-    for slug, why in sorted(report.held.items()):
-        _err(f"held: {slug}: {why}")
-    show_failed = 0
-    if report.show is not None:
-        if report.show.failed:
-            show_failed = 1
-            _err(f"failed: show: {report.show.error}")
-            if report.show.trace:
-                _err(report.show.trace.rstrip())
-        elif report.show.ran:
-            click.echo("built: show: " + ", ".join(report.show.ran))
-        for warning in report.show.warnings:
-            _err(f"warning: show: {warning}")
-    failed = sum(r.failed for r in report.episodes.values()) + len(report.invalid)
-    click.echo(f"{built} episodes built, {up} up to date, {failed} failed"
-               + (", the feed and site failed (see above)" if show_failed else ""))
+            click.echo(line)
 
 
 @cli.command()

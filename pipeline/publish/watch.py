@@ -175,7 +175,7 @@ class Watcher:
             self.emit(f"failed: internal error: {exc!r}")
             self._schedule(started)
             return
-        for line in build_lines(report):
+        for _, line in report.summary(problems_above=False):
             self.emit(line)
         self._schedule(started)
         if self.publish_enabled:
@@ -227,28 +227,6 @@ class Watcher:
         self.retry_at = time.monotonic() + self.retry_wait
         self.emit(f"retrying the publish in {self.retry_wait:g} s")
         self.retry_wait = min(self.retry_wait * 2, RETRY_MAX)
-
-
-def build_lines(report) -> list[str]:
-    lines = []
-    for slug, unit in sorted(report.episodes.items()):
-        if unit.failed:
-            lines.append(f"failed: {slug}: {unit.error}")
-        elif unit.ran:
-            lines.append(f"built: {slug}: " + ", ".join(f"{r.stage} {r.seconds:.1f}s" for r in unit.runs if r.reason))
-    for slug, problems in sorted(report.invalid.items()):
-        more = f" (and {len(problems) - 1} more: kindcast check)" if len(problems) > 1 else ""
-        lines.append(f"skipped: {slug}: {problems[0]}{more}")
-    for slug in report.pruned:
-        lines.append(f"removed: {slug}: its folder is gone")
-    if report.show_held:
-        lines.append(f"held: {report.show_held}")
-    elif report.show is not None:
-        if report.show.failed:
-            lines.append(f"failed: show: {report.show.error}")
-        elif report.show.ran:
-            lines.append("built: show: " + ", ".join(report.show.ran))
-    return lines
 
 
 def publish_line(report) -> str:
