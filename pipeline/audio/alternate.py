@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+# bitexact: the Ogg stream serial number is otherwise random, and the same master must give the same bytes
 FORMATS = {"opus": {"suffix": ".opus", "mime": "audio/opus", "codec": "opus",
-                    "args": ["-c:a", "libopus", "-vbr", "on", "-ar", "48000", "-f", "ogg"]}}
+                    "args": ["-c:a", "libopus", "-vbr", "on", "-ar", "48000", "-fflags", "+bitexact", "-f", "ogg"]}}
 
 
 @dataclass(frozen=True)
