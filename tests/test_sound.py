@@ -129,7 +129,7 @@ def test_build_writes_the_report_outside_the_published_tree(interview, tmp_path)
     assert published and not [p for p in published if "loudness" in p.name or p.parent.name == "reports"]
     for page in feeds.rglob("*.html"):
         assert "reports/" not in page.read_text() and ".kindcast" not in page.read_text()
-    state = json.loads((root / ".kindcast" / "state" / "ep-01.json").read_text())
+    state = json.loads((root / ".kindcast" / "state" / "ep-01.json").read_text())["stages"]
     assert state["master"]["result"]["loudness"]["after"] == data["after"]
     # a setting of the clean-up re-masters; nothing else does
     again = kindcast("build", "--root", root, "--episode", "ep-01")

@@ -68,7 +68,7 @@ PAUSE_GATE_RATIO = 3  # the expander's ratio below its threshold (hard knee); at
 
 
 def _cleanup_filters(cleanup: Cleanup, channels: int, sample_rate: int) -> list[str]:
-    fmt = f"aresample={sample_rate},aformat=sample_fmts=flt:channel_layouts={layout(channels)}"
+    fmt = f"aresample={sample_rate}:{DOWNMIX},aformat=sample_fmts=flt:channel_layouts={layout(channels)}"
     steps = [fmt]
     if cleanup.highpass_hz:
         steps.append(f"highpass=f={cleanup.highpass_hz:g}")
