@@ -123,7 +123,8 @@ class MasterStage(Stage):
         meta = ctx.episode.meta
         folder = ctx.work_dir / "master"
         audio, info = folder / f"{key}.{s.encode.format}", folder / f"{key}.json"
-        if audio.is_file() and info.is_file() and not ctx.force:
+        reported = all((report_dir(ctx) / name).is_file() for name in REPORT_FILES)
+        if audio.is_file() and info.is_file() and reported and not ctx.force:
             try:
                 return audio, json.loads(info.read_text(encoding="utf-8"))
             except ValueError:
