@@ -19,14 +19,11 @@ import dataclasses
 import json
 import os
 import tempfile
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 from pipeline.errors import KindcastError
-from pipeline.procs import cpu_budget
 from pipeline.show import SOUNDBITE_MAX as MAX_CLIP
 from pipeline.show import SOUNDBITE_MIN as MIN_CLIP
 from pipeline.speech.transcript import Word
@@ -507,31 +504,22 @@ def make_clip(
         done += 1
         report(done / steps)
     local = clip_words(words, start, duration)
-    shapes = list(outputs.items())
-    fractions = dict.fromkeys(outputs, 0.0)
-    lock = threading.Lock()  # one progress report at a time (it may write to a pipe)
+    files: dict[str, Path] = {}
+    n_captions = 0
+    for shape, path in outputs.items():
+        base = done
 
-    def part(shape: str, f: float) -> None:
-        with lock:
-            fractions[shape] = f
-            report((done + sum(fractions.values())) / steps)
+        def part(f: float, base=base) -> None:
+            report((base + f) / steps)
 
-    def one(shape: str, path: Path) -> list[Caption]:
         with atomic_path(Path(path)) as tmp:
             caps = render(audio, tmp, start=start, duration=duration, shape=shape, words=local, show_title=show_title,
                           episode_title=episode_title, artwork=artwork, theme=theme, fonts=fonts, fps=fps,
-                          ffmpeg=ffmpeg, progress=lambda f: part(shape, f), workdir=workdir)
-        part(shape, 1.0)
-        return caps
-
-    # The shapes are rendered side by side, as many at once as this process has cores: much of an audiogram's work
-    # (decoding, the waveform, the captions, the overlay) runs on one thread per ffmpeg.
-    workers = max(1, min(len(shapes), cpu_budget()))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="audiogram") as pool:
-        futures = [pool.submit(one, shape, Path(path)) for shape, path in shapes]
-        captions = [future.result() for future in futures]  # a failure is raised once all have ended
-    files = {shape: Path(path) for shape, path in shapes}
-    n_captions = len(captions[-1]) if captions else 0
+                          ffmpeg=ffmpeg, progress=part, workdir=workdir)
+        n_captions = len(caps)
+        files[shape] = Path(path)
+        done += 1
+        report(done / steps)
     poster_time = loudest_moment(audio, start, duration, ffmpeg)
     if poster is not None and files:
         first = files.get("square") or next(iter(files.values()))
