@@ -191,7 +191,7 @@ def _can_hide_folders() -> bool:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not _can_hide_folders(), reason="needs unshare -m (root) to start a worker that cannot see the show")
+@pytest.mark.skipif(not _can_hide_folders(), reason="needs unshare -m (root): a worker that cannot see the show")
 def test_a_worker_that_cannot_see_the_show_is_one_line(tmp_path):
     """A worker whose machine has no shared folder (here: a mount namespace with an empty tmpfs over the show)."""
     hidden = tmp_path / "shared"
@@ -215,6 +215,7 @@ def test_a_worker_that_cannot_see_the_show_is_one_line(tmp_path):
 
 
 def test_kindcast_imports_no_dask_unless_asked():
-    code = "import sys, pipeline.cli, pipeline.engine.build; print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))"
+    code = ("import sys, pipeline.cli, pipeline.engine.build\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -9,10 +9,12 @@ worker that cannot see the show, cannot write to it or runs other code is one li
 
 - Progress: a task sends its build events with ``Worker.log_event`` to a topic of this build, which the command
   subscribes to (``Client.subscribe_topic``) and hands to the progress bar, in the calling thread.
+- Only work goes to the cluster: an episode with nothing to run is settled by the command (a look at its files), so
+  a build with nothing to do neither needs nor waits for the cluster; the others are submitted as they are found.
 - Failures: an episode that fails returns its report like anywhere else. A task that raises is retried
   (``retries=``); a worker that dies has its task rescheduled by the scheduler, up to
   ``distributed.scheduler.allowed-failures`` (3) times; the new attempt goes on from the episode's staging folder,
-  and the episode's report carries a warning naming the lost worker.
+  and the episode's report carries a warning naming the lost worker (or the attempt that failed, and why).
 - Threads: a worker runs as many tasks at once as it has threads, so each task gets one thread; a worker started
   with ``--resources episodes=K`` runs K episodes at once, each with nthreads/K threads (the local cluster of
   ``--executor dask --jobs N`` gives each of its N workers ``episodes=1`` and the machine's cores / N threads).
@@ -62,6 +64,8 @@ class DaskExecutor(Executor):
         self.cluster = None
         self._futures: list = []
         self._marker: Path | None = None
+        self._topic = ""
+        self._exclusive = False
 
     def __enter__(self) -> "DaskExecutor":
         return self
@@ -77,7 +81,9 @@ class DaskExecutor(Executor):
         except ImportError:
             raise KindcastError("building on a Dask cluster needs the dask extra: pip install 'kindcast[dask]'") \
                 from None
-        logging.getLogger("distributed").setLevel(logging.ERROR)  # its warnings are not the producer's business
+        # Dask's own log (lost connections, restarted workers) is not the producer's business: each episode's
+        # outcome is reported in one line, and a lost worker as a warning on its episode.
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)
         if self.address is None:
             per_worker = max(1, cores() // self.workers)
             self.cluster = distributed.LocalCluster(n_workers=self.workers, threads_per_worker=per_worker,
@@ -142,61 +148,64 @@ class DaskExecutor(Executor):
     # --- the build --------------------------------------------------------------------------------------------------
 
     def run(self, fn, jobs, on_event):
-        """Episodes with nothing to run are settled here at once (a look at their files, no cluster needed, so a
-        build with nothing to do stays fast); the others go to the cluster."""
-        remote = []
+        """Each job goes to the cluster as soon as it is seen to have work; a job with nothing to run is settled here
+        (a look at its files), so a build with nothing to do neither needs nor waits for the cluster."""
+        self._inbox: queue.Queue = queue.Queue()
+        self._jobs: dict[str, Any] = {}  # task key -> job
+        self._attempts: dict[str, list[tuple[str, str | None]]] = {}  # slug -> (worker, why it failed), in order
         for job in jobs:
             if _has_work(fn, job):
-                remote.append(job)
+                self._submit(fn, job)
             else:
                 yield job, fn(job, on_event)
-        if remote:
-            yield from self._run_remote(fn, remote, on_event)
+            yield from self._collect(on_event, wait=False)
+        yield from self._collect(on_event, wait=True)
 
-    def _run_remote(self, fn, jobs, on_event):
-        client = self.client or self._connect()
-        workers = self._check_workers(client, jobs[0].show.root)
-        exclusive = all(RESOURCE in w["resources"] for w in workers)
-        inbox: queue.Queue = queue.Queue()
-        topic = f"kindcast-{self._marker.name}"
-        client.subscribe_topic(topic, lambda event: inbox.put(("event", event[1])))
-        by_key: dict[str, Any] = {}
-        for i, job in enumerate(jobs):
-            key = f"kindcast-{job.episode.slug}-{self._marker.name[:8]}-{i}"
-            future = client.submit(_task, fn, job, topic, str(self._marker), exclusive, key=key, pure=False,
-                                   retries=RETRIES, resources={RESOURCE: 1} if exclusive else None)
-            by_key[key] = job
-            self._futures.append(future)
-            future.add_done_callback(lambda f: inbox.put(("finished", f)))
-        where: dict[str, list[str]] = {}  # slug -> workers that started it, in order
-        left = len(jobs)
-        while left:
+    def _submit(self, fn, job) -> None:
+        if self._marker is None:  # the first job with work: connect and check the workers
+            client = self.client or self._connect()
+            workers = self._check_workers(client, job.show.root)
+            self._exclusive = all(RESOURCE in w["resources"] for w in workers)
+            self._topic = f"kindcast-{self._marker.name}"
+            client.subscribe_topic(self._topic, lambda event: self._inbox.put(("event", event[1])))
+        key = f"kindcast-{job.episode.slug}-{self._marker.name[:8]}-{len(self._futures)}"
+        future = self.client.submit(_task, fn, job, self._topic, str(self._marker), self._exclusive, key=key,
+                                    pure=False, retries=RETRIES, resources={RESOURCE: 1} if self._exclusive else None)
+        self._jobs[key] = job
+        self._futures.append(future)
+        future.add_done_callback(lambda f: self._inbox.put(("finished", f)))
+
+    def _collect(self, on_event, wait: bool):
+        """Hand on the workers' events; yield the jobs whose tasks finished (all of them, with ``wait``)."""
+        while self._jobs if wait else not self._inbox.empty():
             try:
-                kind, payload = inbox.get(timeout=0.5)
+                kind, payload = self._inbox.get(timeout=0.5)
             except queue.Empty:
                 continue
             if kind == "event":
                 event = tuple(payload)
-                if event[0] == "worker":
-                    where.setdefault(event[1], []).append(event[2])
+                if event[0] == "attempt":
+                    self._attempts.setdefault(event[1], []).append((event[2], None))
+                elif event[0] == "attempt-failed":
+                    self._attempts.setdefault(event[1], [("?", None)])[-1] = (event[2], event[3])
                 else:
                     on_event(event)
                 continue
-            left -= 1
-            job = by_key[payload.key]
+            job = self._jobs.pop(payload.key)
             outcome = self._outcome(payload)
-            lost = where.get(job.episode.slug, [])[:-1]
-            if lost and not isinstance(outcome, JobLost):
-                outcome.warnings.append(f"cluster: its worker {', '.join(lost)} was lost while building it; "
-                                        f"it was built again on {where[job.episode.slug][-1]}")
+            attempts = self._attempts.get(job.episode.slug, [])
+            if len(attempts) > 1 and not isinstance(outcome, JobLost):
+                earlier = "; ".join(f"its worker {w} was lost while building it" if why is None else
+                                    f"an attempt on {w} failed ({why})" for w, why in attempts[:-1])
+                outcome.warnings.append(f"cluster: {earlier}; it was built again on {attempts[-1][0]}")
             yield job, outcome
 
     def _outcome(self, future):
         if future.status == "finished":
             return future.result()
         if future.status == "cancelled":
-            return JobLost("its task was cancelled (the connection to the Dask scheduler was lost?); nothing of it "
-                           "was published")
+            return JobLost("the connection to the Dask scheduler was lost (or the scheduler cancelled its task); "
+                           "nothing of it was published")
         exc = future.exception()
         from distributed import KilledWorker
 
@@ -229,9 +238,14 @@ class DaskExecutor(Executor):
 
 
 def _has_work(fn, job) -> bool:
-    """Would any stage of this job run? (``fn`` judging it with ``dry``, as ``kindcast status`` does.)"""
+    """Would any stage of this job run? An episode never published has work (no need to read its recording here);
+    otherwise ``fn`` judges it with ``dry``, as ``kindcast status`` does."""
+    from pipeline.engine.build import state_path
+
     if job.dry:
         return False
+    if job.force or not state_path(job.show.root, job.episode.slug).is_file():
+        return True
     report = fn(dataclasses.replace(job, dry=True), lambda event: None)
     return report.failed or any(run.reason is not None for run in report.runs)
 
@@ -285,8 +299,14 @@ def _task(fn, job, topic: str, marker: str, exclusive: bool):
                             f"{job.show.root} (a shared filesystem at the same path is needed)")
     slots = min(int(worker.state.total_resources.get(RESOURCE, 0)), worker.state.nthreads) if exclusive else 0
     threads = max(1, worker.state.nthreads // slots) if slots else 1
-    worker.log_event(topic, ["worker", job.episode.slug, worker.address])
-    return fn(dataclasses.replace(job, threads=threads), _Emitter(worker, key, topic))
+    worker.log_event(topic, ["attempt", job.episode.slug, worker.address])
+    try:
+        return fn(dataclasses.replace(job, threads=threads), _Emitter(worker, key, topic))
+    except BuildStopped:
+        raise
+    except Exception as exc:  # Dask tries it again (retries=): say why this attempt failed
+        worker.log_event(topic, ["attempt-failed", job.episode.slug, worker.address, _one_line(exc)])
+        raise
 
 
 class _Emitter:
