@@ -162,9 +162,11 @@ def _cluster(executor: str | None, scheduler: str | None, jobs: int, timeout: fl
     """The Dask executor when one is asked for (it imports distributed), else nothing: the local default."""
     import os
 
-    if executor == "local" and scheduler:
-        raise click.UsageError("--scheduler runs the build on Dask; it cannot go with --executor local")
-    address = scheduler or (os.environ.get("DASK_SCHEDULER_ADDRESS") or None if executor != "local" else None)
+    if executor == "local":
+        if scheduler:
+            raise click.UsageError("--scheduler runs the build on Dask; it cannot go with --executor local")
+        return contextlib.nullcontext()
+    address = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
     if address is None and executor != "dask":
         return contextlib.nullcontext()
     from pipeline.engine.cluster import DaskExecutor

@@ -106,7 +106,13 @@ def run(address: str, workers_n: int, threads: int, episodes: int) -> dict:
         if proc.returncode != 0:
             raise SystemExit(f"build failed:\n{proc.stdout}\n{proc.stderr}")
         built = len(list((root / "feeds" / "episodes").iterdir()))
-        return {"workers": workers_n, "wall": wall, "usage": usage, "hours": hours, "episodes": built}
+        stages: dict[str, float] = {}  # the build's own report: "built: slug: probe 0.5s, master 2.0s, ..."
+        for line in proc.stdout.splitlines():
+            if line.startswith("built: ") and not line.startswith("built: show:"):
+                for name, seconds in re.findall(r"(\w+) ([\d.]+)s", line.split(": ", 2)[2]):
+                    stages[name] = stages.get(name, 0.0) + float(seconds)
+        return {"workers": workers_n, "wall": wall, "usage": usage, "hours": hours, "episodes": built,
+                "stages": stages}
 
 
 def main() -> int:
@@ -140,6 +146,9 @@ def main() -> int:
               f"peak memory per worker: {', '.join(f'{p:.0f} MB' for p in peak)}; "
               f"an hour of audio costs {per_hour:.0f} CPU s ({per_hour / 3600:.2f} CPU h)")
     print(f"speed-up with 2 workers: {walls[1] / walls[2]:.2f}x")
+    stages = results[1][0]["stages"]
+    print("1 worker, seconds per stage summed over the episodes: "
+          + ", ".join(f"{name} {seconds:.0f}" for name, seconds in stages.items()))
     return 0
 
 
