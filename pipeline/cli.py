@@ -196,39 +196,11 @@ def _stopped_by_signals():
 
 
 def _summarise(report) -> None:
-    built = up = 0
-    for slug, unit in sorted(report.episodes.items()):
-        if unit.failed:
-            _err(f"failed: {slug}: {unit.error}")
-            if unit.trace:
-                _err(unit.trace.rstrip())
-        elif unit.ran:
-            built += 1
-            click.echo(f"built: {slug}: " + ", ".join(f"{r.stage} {r.seconds:.1f}s" for r in unit.runs if r.reason))
+    for to_err, line in report.summary(traces=True):
+        if to_err:
+            _err(line)
         else:
-            up += 1
-        for warning in unit.warnings:
-            _err(f"warning: {slug}: {warning}")
-    for slug in report.invalid:
-        _err(f"skipped: {slug}: its episode.md has problems (above)")
-    for slug in report.pruned:
-        click.echo(f"removed: {slug}: its folder is gone, so its published files were removed")
-    for slug, why in sorted(report.held.items()):
-        _err(f"held: {slug}: {why}")
-    show_failed = 0
-    if report.show is not None:
-        if report.show.failed:
-            show_failed = 1
-            _err(f"failed: show: {report.show.error}")
-            if report.show.trace:
-                _err(report.show.trace.rstrip())
-        elif report.show.ran:
-            click.echo("built: show: " + ", ".join(report.show.ran))
-        for warning in report.show.warnings:
-            _err(f"warning: show: {warning}")
-    failed = sum(r.failed for r in report.episodes.values()) + len(report.invalid)
-    click.echo(f"{built} episodes built, {up} up to date, {failed} failed"
-               + (", the feed and site failed (see above)" if show_failed else ""))
+            click.echo(line)
 
 
 @cli.command()
@@ -253,36 +225,31 @@ def status(ctx: click.Context, only: str | None, root: Path | None) -> None:
 
 
 @cli.command()
-@click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--bind", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--bind", default="127.0.0.1", show_default=True, help="The address to listen on (this machine only by default).")
 @root_option
 @click.pass_context
 def serve(ctx: click.Context, port: int, bind: str, root: Path | None) -> None:
-    """Preview feeds/ on localhost."""
-    import functools
-    import http.server
-
+    """Preview feeds/ on this machine (byte ranges answered, so players can seek)."""
     from pipeline.show import load_show
+    from pipeline.web.preview import serve as serve_folder
 
     base = resolve_root(ctx, root)
     show, problems = load_show(base)
     out = show.output_dir if show else base / "feeds"
     if not out.is_dir():
         raise KindcastError(f"{out}: nothing built yet; run kindcast build first")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(out))
-    with http.server.ThreadingHTTPServer((bind, port), handler) as httpd:
-        click.echo(f"serving {out} at http://{bind}:{port}/ (Ctrl-C to stop)")
-        try:
-            httpd.serve_forever()
-        except KeyboardInterrupt:
-            pass
+    try:
+        serve_folder(out, bind, port, ready=lambda url: click.echo(f"serving {out} at {url} (Ctrl-C to stop)"))
+    except OSError as exc:
+        raise KindcastError(f"--bind {bind} --port {port}: cannot listen there ({exc.strerror or exc})") from None
 
 
 def _register_commands() -> None:
-    """The single-file commands, one module each (they mirror the stages)."""
-    from pipeline.commands import audiogram, conditions, master, transcribe
+    """The commands beyond build, one module each: single-file ones (they mirror the stages), publish and watch."""
+    from pipeline.commands import audiogram, conditions, master, publish, transcribe, watch
 
-    for module in (conditions, master, transcribe, audiogram):
+    for module in (conditions, master, transcribe, audiogram, publish, watch):
         module.register(cli)
 
 

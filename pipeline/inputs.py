@@ -165,6 +165,8 @@ def url_problem(value: str, schemes: tuple[str, ...] = ("http", "https")) -> str
         return f"must be an {wanted} address" if scheme else f"must be an absolute {wanted} address (https://...)"
     if scheme in ("http", "https") and not parts.hostname:
         return "must name a host (https://host/...)"
+    if parts.username or parts.password:
+        return "must not hold a user name or password (credentials never go in the show's files)"
     if scheme == "mailto" and "@" not in parts.path:
         return "must be an e-mail address (mailto:name@host)"
     return None

@@ -12,10 +12,11 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Collection, Literal
+from typing import Annotated, Any, Callable, Collection, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator,
+                      model_validator)
 
 from pipeline.apple import category_problems, check_artwork
 from pipeline.conditions.taxonomy import Taxonomy, load_taxonomy
@@ -124,6 +125,120 @@ class Cut(Model):
         return self
 
 
+
+class Txt(Model):
+    """``podcast:txt``: free text for others to read, e.g. a verification token (``purpose: verify``)."""
+
+    text: str = Field(min_length=1, max_length=4000)
+    purpose: str | None = Field(None, min_length=1, max_length=128)
+
+
+RRULE_RE = re.compile(r"^FREQ=(SECONDLY|MINUTELY|HOURLY|DAILY|WEEKLY|MONTHLY|YEARLY)(;[A-Z]+=[^;\s]+)*$")
+
+
+class UpdateFrequency(Model):
+    """``podcast:updateFrequency``: how often episodes come, in words and as an iCalendar RRULE."""
+
+    text: str = Field(min_length=1, max_length=128)
+    rrule: str | None = None
+    complete: bool = False
+    dtstart: datetime | None = None
+
+    @field_validator("rrule")
+    @classmethod
+    def _rrule(cls, v: str | None) -> str | None:
+        if v is not None and not RRULE_RE.match(v):
+            raise ValueError("must be an iCalendar RRULE such as FREQ=WEEKLY or FREQ=MONTHLY;INTERVAL=2")
+        return v
+
+    @field_validator("dtstart", mode="before")
+    @classmethod
+    def _day(cls, v: Any) -> Any:
+        if isinstance(v, date) and not isinstance(v, datetime):
+            return datetime(v.year, v.month, v.day, tzinfo=timezone.utc)
+        return v
+
+    @field_validator("dtstart")
+    @classmethod
+    def _aware(cls, v: datetime | None) -> datetime | None:
+        return v.replace(tzinfo=timezone.utc) if v is not None and v.tzinfo is None else v
+
+
+class License(Model):
+    """``podcast:license``: an SPDX identifier (e.g. cc-by-4.0), or a name and the URL of its terms."""
+
+    name: str = Field(min_length=1, max_length=128)
+    url: str | None = None
+
+    _u = field_validator("url")(lambda cls, v: _http(v))
+
+
+GEO_RE = re.compile(r"^geo:-?\d{1,2}(\.\d+)?,-?\d{1,3}(\.\d+)?(,-?\d+(\.\d+)?)?(;u=\d+(\.\d+)?)?$")
+OSM_RE = re.compile(r"^[NWR]\d+(#\d+)?$")
+
+
+class Location(Model):
+    """``podcast:location``: where the show is made or what it is about."""
+
+    name: str = Field(min_length=1, max_length=128)
+    geo: str | None = None
+    osm: str | None = None
+    rel: Literal["subject", "creator"] | None = None
+
+    @field_validator("geo")
+    @classmethod
+    def _geo(cls, v: str | None) -> str | None:
+        if v is not None and not GEO_RE.match(v):
+            raise ValueError("must be a geo URI: geo:LATITUDE,LONGITUDE, e.g. geo:51.5072,-0.1276")
+        return v
+
+    @field_validator("osm")
+    @classmethod
+    def _osm(cls, v: str | None) -> str | None:
+        if v is not None and not OSM_RE.match(v):
+            raise ValueError("must be an OpenStreetMap object: N, W or R and its number, e.g. R65606")
+        return v
+
+
+class PublishSettings(Model):
+    """``publish:`` in show.yaml: where ``kindcast publish`` sends the built tree and whom it tells. Credentials never
+    live here: they come from the AWS chain or the SSH agent and config."""
+
+    to: str | None = None  # a folder, s3://bucket/prefix/ or sftp://user@host[:port]/path
+    endpoint_url: str | None = None  # S3-compatible services (R2, B2, MinIO, Spaces); else AWS_ENDPOINT_URL
+    websub: list[Annotated[str, AfterValidator(_http)]] = Field(default_factory=list)  # hubs: announced in the feed, pinged when it changes
+    podcastindex: bool | str = False  # Podcast Index pubnotify (true: the official URL; or another URL)
+    podping: bool | str = False  # podping.cloud (true) or another URL; the token from PODPING_TOKEN
+    analytics_prefix: str | None = None  # prefixes enclosure URLs in the feed (OP3, Podtrac...)
+
+    @field_validator("to")
+    @classmethod
+    def _destination(cls, v: str | None) -> str | None:
+        from pipeline.publish.destinations import parse_destination
+
+        if v is not None:
+            parse_destination(v)  # ValueError: one line saying what is wrong
+        return v
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint(cls, v: str | None) -> str | None:
+        return None if v is None else _http(v)
+
+    @field_validator("podcastindex", "podping")
+    @classmethod
+    def _service(cls, v: bool | str) -> bool | str:
+        return v if isinstance(v, bool) else _http(v)
+
+    @field_validator("analytics_prefix")
+    @classmethod
+    def _prefix(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        v = _http(v)
+        return v if v.endswith("/") else v + "/"
+
+
 class ShowMeta(Model):
     title: str = Field(min_length=1)
     description: str = Field(min_length=1)
@@ -143,9 +258,28 @@ class ShowMeta(Model):
     guid: str | None = None
     hosts: list[Person] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list)
+    # Podcasting 2.0 and Apple channel tags, written to the feed only when given
+    txt: list[Txt] = Field(default_factory=list)
+    update_frequency: UpdateFrequency | None = None
+    license: License | None = None
+    location: Location | None = None
+    new_feed_url: str | None = None  # itunes:new-feed-url: the feed has moved there
+    block: bool = False  # itunes:block: keep the show out of Apple Podcasts
+    complete: bool = False  # itunes:complete: no more episodes will come
     settings: Settings = Field(default_factory=Settings)
+    publish: PublishSettings = Field(default_factory=PublishSettings)
 
     _link = field_validator("link")(lambda cls, v: _http(v))
+    _shorthands = field_validator("license", "location", "update_frequency", mode="before")(
+        lambda cls, v, info: {"name" if info.field_name != "update_frequency" else "text": v} if isinstance(v, str) else v)
+    _new_feed_url = field_validator("new_feed_url")(lambda cls, v: _http(v))
+
+    @field_validator("txt", mode="before")
+    @classmethod
+    def _txt(cls, v: Any) -> Any:
+        if isinstance(v, (str, dict)):
+            v = [v]
+        return [{"text": t} if isinstance(t, str) else t for t in v] if isinstance(v, list) else v
 
     @field_validator("base_url")
     @classmethod
@@ -160,6 +294,23 @@ class ShowMeta(Model):
     @property
     def categories(self) -> list[str]:
         return [self.category] if isinstance(self.category, str) else list(self.category)
+
+
+def _zoned(text: str) -> Any:
+    """``2026-03-01 09:00 Europe/Berlin``: a date and time followed by an IANA time zone name (summer time follows
+    the zone). Other text is left for pydantic (ISO 8601, with or without an offset: none means UTC)."""
+    match = re.match(r"^\s*(\d{4}-\d{2}-\d{2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?)\s+"
+                     r"([A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+)*)\s*$", text)
+    if not match:
+        return text
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        zone = ZoneInfo(match.group(2))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {match.group(2)!r} (use a name like Europe/London, or an offset "
+                         "like +01:00)") from None
+    return datetime.fromisoformat(match.group(1)).replace(tzinfo=zone)
 
 
 class EpisodeMeta(Model):
@@ -191,6 +342,8 @@ class EpisodeMeta(Model):
     def _date(cls, v: Any) -> Any:
         if isinstance(v, date) and not isinstance(v, datetime):
             return datetime(v.year, v.month, v.day, tzinfo=timezone.utc)
+        if isinstance(v, str):
+            return _zoned(v)
         return v
 
     @field_validator("date")
@@ -234,6 +387,11 @@ class Show:
     @property
     def artwork_path(self) -> Path:
         return self.episodes_dir / self.meta.artwork
+
+    @property
+    def speech_language(self) -> str:
+        """The language transcripts are made in: settings.transcription.language, else the show's (two letters)."""
+        return (self.settings.transcription.language or self.meta.language).split("-")[0][:2].lower()
 
     def hosts_for(self, episode: Episode) -> list[Person]:
         return list(episode.meta.hosts if episode.meta.hosts is not None else self.meta.hosts)

@@ -40,8 +40,9 @@ def grow(root: Path, total: int) -> None:
         md = re.sub(r"(?m)^number: .*$", f"number: {1000 + i}", md)
         (root / "episodes" / new / "episode.md").write_text(md)
         shutil.copytree(root / "feeds" / "episodes" / slug, root / "feeds" / "episodes" / new)
-        if (root / ".kindcast" / "work" / slug).is_dir():
-            shutil.copytree(root / ".kindcast" / "work" / slug, root / ".kindcast" / "work" / new)
+        for kept in ("work", "reports"):
+            if (root / ".kindcast" / kept / slug).is_dir():
+                shutil.copytree(root / ".kindcast" / kept / slug, root / ".kindcast" / kept / new)
         for f in (root / "feeds" / "episodes" / new).rglob(f"{slug}.*"):
             f.rename(f.with_name(f.name.replace(slug, new)))
         (root / ".kindcast" / "state" / f"{new}.json").write_text(state.replace(slug, new))

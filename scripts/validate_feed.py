@@ -11,7 +11,7 @@ What it checks
     types, soundbite times and 15-120 s durations, person, season, episode); unknown itunes:/podcast: elements;
     show notes HTML limited to the tags Apple allows;
   * with --published DIR (the feeds/ folder): every URL under the feed's base URL names a file there, and each
-    enclosure length equals the size of that file;
+    enclosure's and alternate enclosure's length equals the size of that file;
   * the parsers podcast apps use: podcastparser (gPodder) and feedparser, and with --partytime the Podcast Index's
     npm parser podcast-partytime (installed with npm into a cache folder; needs node and npm).
 
@@ -318,6 +318,17 @@ def check_rules(data: bytes) -> tuple[Report, dict]:
             if not _absolute(c.get("url")) or c.get("type") != "application/json+chapters":
                 report.error(where, "podcast:chapters needs an absolute url and type application/json+chapters")
             facts["urls"].append(c.get("url"))
+        for alt in item.findall(f"{{{PODCAST}}}alternateEnclosure"):
+            length = alt.get("length")
+            if not alt.get("type") or not re.match(r"^\d+$", length or ""):
+                report.error(where, "podcast:alternateEnclosure needs a type and its length in bytes")
+            sources = [src.get("uri") for src in alt.findall(f"{{{PODCAST}}}source")]
+            if not sources or not all(_absolute(uri) for uri in sources):
+                report.error(where, "podcast:alternateEnclosure needs podcast:source elements with absolute uris")
+            for uri in sources:
+                facts["urls"].append(uri)
+                if length and length.isdigit():
+                    facts.setdefault("lengths", {})[uri] = int(length)
         bites = item.findall(f"{{{PODCAST}}}soundbite")
         facts_item["soundbites"] = len(bites)
         for sb in bites:
@@ -349,7 +360,7 @@ def check_published(report: Report, facts: dict, published: Path) -> None:
     if not self_url:
         return
     base = self_url.rsplit("/", 1)[0] + "/"
-    sizes = {item.get("url"): item.get("length") for item in facts["items"]}
+    sizes = {**facts.get("lengths", {}), **{item.get("url"): item.get("length") for item in facts["items"]}}
     for url in facts["urls"]:
         if not url or not url.startswith(base):
             continue

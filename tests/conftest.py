@@ -14,6 +14,29 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SPEECH = REPO.parent / "shared" / "speech"
+needs_speech = pytest.mark.skipif(not SPEECH.is_dir(), reason="needs ../shared/speech (real recordings: a fresh clone "
+                                  "has none; CI has it)")
+
+
+def speech_source() -> Path:
+    """A long recording of speech for tests that only need speech of some kind: LJSpeech from ../shared when it is
+    there, else an interview made once per machine by scripts/make_interview.py (espeak-ng; skipped without it)."""
+    import shutil
+    import tempfile
+
+    lj = SPEECH / "ljspeech_LJ001-0001_to_0032.16k.flac"
+    if lj.is_file():
+        return lj
+    made = Path(tempfile.gettempdir()) / "kindcast-test-speech" / "dev2.wav"
+    if not made.is_file():
+        if shutil.which("espeak-ng") is None:
+            pytest.skip("needs ../shared/speech or espeak-ng to have speech to work on")
+        made.parent.mkdir(parents=True, exist_ok=True)
+        part = made.with_name("part.wav")
+        subprocess.run([sys.executable, str(REPO / "scripts" / "make_interview.py"), "dev2", str(part), "--quiet-lu",
+                        "0", "--snr", "45", "--lufs", "-21", "--gap", "0.3", "0.6"], check=True, capture_output=True)
+        part.replace(made)
+    return made
 
 
 def ffmpeg_exe() -> str:
@@ -28,6 +51,25 @@ def synth(path: Path, lavfi: str, seconds: float, *extra: str) -> Path:
     subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", lavfi,
                     "-t", str(seconds), *extra, str(path)], check=True)
     return path
+
+
+def damage_file(src: Path, dst: Path, *, at: float = 0.5, nbytes: int = 4096, seed: int = 1) -> Path:
+    """A copy of ``src`` with ``nbytes`` random bytes (from ``seed``, so always the same) written over it at the
+    fraction ``at`` of its length: a damaged recording."""
+    import random
+
+    data = bytearray(Path(src).read_bytes())
+    pos = int(len(data) * at)
+    data[pos:pos + nbytes] = random.Random(seed).randbytes(min(nbytes, len(data) - pos))
+    Path(dst).write_bytes(bytes(data))
+    return Path(dst)
+
+
+def cut_file(src: Path, dst: Path, keep: float) -> Path:
+    """The first ``keep`` fraction of ``src``'s bytes: a truncated copy."""
+    data = Path(src).read_bytes()
+    Path(dst).write_bytes(data[: int(len(data) * keep)])
+    return Path(dst)
 
 
 def make_artwork(path: Path, size: int = 1400, color=(180, 70, 60)) -> Path:
@@ -88,3 +130,15 @@ def kindcast(*args: str, cwd: Path | None = None, check: bool = False, timeout: 
 @pytest.fixture
 def show_root(tmp_path: Path) -> Path:
     return make_show(tmp_path / "show")
+
+
+FEEDVALIDATOR = REPO.parent / "shared" / "tools" / "feedvalidator" / "validate.py"
+
+
+def w3c_validate(feed: Path, self_url: str) -> subprocess.CompletedProcess:
+    """The W3C Feed Validator (offline copy in ../shared/tools/feedvalidator/) on ``feed``; skips the test when
+    ../shared is absent. Exit 0 means no errors; the output lists every error and warning."""
+    if not FEEDVALIDATOR.is_file():
+        pytest.skip("../shared/tools/feedvalidator is absent (the W3C Feed Validator's offline copy)")
+    return subprocess.run([sys.executable, str(FEEDVALIDATOR), str(feed), self_url], capture_output=True, text=True,
+                          timeout=120)

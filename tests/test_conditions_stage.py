@@ -1,4 +1,5 @@
-"""The tag stage: manual tags win, suggestions above the threshold with timed evidence, conditions.json written."""
+"""The tag stage: manual tags win, suggestions above the threshold with timed evidence, evidence for the manual tags
+too (weighed double by the audiogram's clip picker), framing kept out, conditions.json written."""
 from __future__ import annotations
 
 import json
@@ -14,12 +15,12 @@ from pipeline.engine.stage import EpisodeContext
 from pipeline.stages.tag import TagStage
 
 RUMOUR = [
-    ("Host", "Welcome back everyone, it's good to be here."),
+    ("Hana Host", "Welcome back to Test Show everyone, it's good to be here."),
     ("Guest", "Last spring a rumour spread on social media that the families in the new flats were getting free cars."),
     ("Guest", "It was completely false, so we asked the imam, the vicar and the chemist to record short videos with "
               "the real facts."),
-    ("Host", "And on Saturdays the football club puts kids from both estates on the same team, which breaks down "
-             "a lot of barriers between them."),
+    ("Hana Host", "And on Saturdays the football club puts kids from both estates on the same team, which breaks down "
+                  "a lot of barriers between them."),
 ]
 
 
@@ -62,9 +63,21 @@ def test_manual_tags_win_and_suggestions_carry_timed_evidence(show_root, tone):
     ev = result["suggested"][0]["evidence"]
     assert any("rumour" in e["text"] for e in ev)
     assert all(isinstance(e["start"], float) and 12.0 <= e["start"] < e["end"] for e in ev)
+    assert not any("Test Show" in e["text"] for s in result["suggested"] for e in s["evidence"])
     doc = json.loads((ctx.out_dir / "conditions.json").read_text())
     assert doc["manual"][0]["slug"] == "social-mixing" and doc["suggested"] == result["suggested"]
     assert len(doc["ranking"]) == 10 and doc["threshold"] == 0.5
+    assert doc["read"] == {"sentences": 3, "of": 3, "framing": 1}, "the whole transcript was read, the intro set aside"
+    # the producer's own tag carries the suggester's evidence for it, and the clip picker weighs it double
+    (mine,) = result["manual_evidence"]
+    assert mine["id"] == 2 and doc["manual"][0]["evidence"] == mine["evidence"]
+    assert any("same team" in e["text"] and e["start"] >= 12.0 for e in mine["evidence"]), mine
+    from pipeline.video.clips import tag_evidence
+
+    spans = tag_evidence(result)
+    assert all((e["start"], e["end"], 2.0) in spans for e in mine["evidence"])
+    assert all((e["start"], e["end"], s["score"]) in spans for s in result["suggested"] for e in s["evidence"])
+    assert len(spans) == len(mine["evidence"]) + sum(len(s["evidence"]) for s in result["suggested"])
 
 
 def test_threshold_and_max_suggestions_come_from_settings(tmp_path, tone):
@@ -82,7 +95,7 @@ def test_threshold_and_max_suggestions_come_from_settings(tmp_path, tone):
     write_episode(root2, "ep1", {"title": "One", "date": "2026-03-01"}, audio=tone)
     ctx2 = context(root2, "ep1")
     write_transcript(ctx2.out_dir / "transcript.json", RUMOUR)
-    assert TagStage().run(ctx2) == {"manual": [], "suggested": []}
+    assert TagStage().run(ctx2) == {"manual": [], "suggested": [], "manual_evidence": []}
     assert TagStage().params(ctx) != TagStage().params(ctx2)
 
 
@@ -90,7 +103,7 @@ def test_without_a_transcript_only_manual_tags_are_recorded(show_root, tone):
     write_episode(show_root, "ep1", {"title": "One", "date": "2026-03-01", "conditions": [9, 1]}, audio=tone)
     ctx = context(show_root, "ep1")
     result = TagStage().run(ctx)
-    assert result == {"manual": [9, 1], "suggested": []}
+    assert result == {"manual": [9, 1], "suggested": [], "manual_evidence": []}
     assert json.loads((ctx.out_dir / "conditions.json").read_text())["transcript"] is None
 
 

@@ -289,7 +289,7 @@ def test_enclosure_length_must_match_the_published_file(tmp_path, audio):
         FeedStage().run(ctx)
     # a failed build leaves the old feed as it was, and no temporary file behind
     assert (root / "feeds" / "feed.xml").read_bytes() == before
-    assert sorted(p.name for p in (root / "feeds").iterdir()) == ["artwork.png", "episodes", "feed.xml"]
+    assert sorted(p.name for p in (root / "feeds").iterdir()) == ["artwork.png", "conditions", "episodes", "feed.xml"]
 
 
 def test_deterministic_and_no_rewrite_when_unchanged(tmp_path, audio):
@@ -418,3 +418,12 @@ def test_podcast_partytime_reads_the_podcast_namespace(built, tmp_path_factory):
     assert items["kc-0001"]["transcripts"] == 3 and items["kc-0001"]["soundbites"] == 1
     assert items["kc-0001"]["people"] == 2
     assert items["kc-0001"]["length"] == (root / "feeds/episodes/kindness-at-work/kindness-at-work.mp3").stat().st_size
+
+
+def test_w3c_feed_validator_finds_no_errors(built):
+    from conftest import w3c_validate
+
+    root, _, _, _ = built
+    proc = w3c_validate(root / "feeds" / "feed.xml", BASE + "feed.xml")
+    assert proc.returncode == 0, proc.stdout
+    assert proc.stdout.splitlines()[-1].startswith("feedvalidator: 0 errors")

@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SPEECH, ffmpeg_exe, kindcast, make_show, synth, write_episode
+from conftest import ffmpeg_exe, kindcast, make_show, speech_source, synth, write_episode
 from pipeline.errors import KindcastError
 from pipeline.audio.master import MasterJob, master
 from pipeline.audio.tags import ChapterMark, TagInfo
 
-LJ = SPEECH / "ljspeech_LJ001-0001_to_0032.16k.flac"
 
 
 def ff(*args: str) -> None:
@@ -40,7 +39,8 @@ def duration_of(path: Path) -> float:
 
 def speech(tmp: Path, name: str, *, start: float = 0.0, seconds: float = 14.0, gain_db: float = 0.0,
            lead: float = 0.0, trail: float = 0.0, stereo: bool = False, limit: float | None = None) -> Path:
-    """A clip of real speech (LJSpeech), attenuated or boosted, with digital silence added at both ends."""
+    """A clip of speech (LJSpeech, else a generated interview), attenuated or boosted, with digital silence added at
+    both ends."""
     chain = []
     if limit is not None:
         chain.append(f"alimiter=limit={limit}:level=0:latency=1")
@@ -51,7 +51,7 @@ def speech(tmp: Path, name: str, *, start: float = 0.0, seconds: float = 14.0, g
         chain.append(f"apad=pad_dur={trail}")
     chain.append(f"aformat=channel_layouts={'stereo' if stereo else 'mono'}")
     out = tmp / name
-    ff("-ss", str(start), "-t", str(seconds), "-i", str(LJ), "-af", ",".join(chain), str(out))
+    ff("-ss", str(start), "-t", str(seconds), "-i", str(speech_source()), "-af", ",".join(chain), str(out))
     return out
 
 

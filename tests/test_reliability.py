@@ -16,9 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
-from conftest import kindcast, make_artwork, make_show, synth, write_episode
+from conftest import kindcast, make_show, synth, write_episode
 from pipeline.cli import main
 from pipeline.engine.staging import is_temporary
 

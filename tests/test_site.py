@@ -59,7 +59,10 @@ def build_site(tmp_path: Path) -> tuple[ShowContext, dict]:
         ctx = EpisodeContext(show=project.show, episode=ep, results=results)
         results["notes"] = NotesStage().run(ctx)
         records.append(EpisodeRecord(ep, results))
-    (root / "feeds" / "feed.xml").write_text("<rss/>")  # the feed stage's output, linked from every page
+    (root / "feeds" / "conditions").mkdir(parents=True, exist_ok=True)
+    (root / "feeds" / "feed.xml").write_text("<rss/>")  # the feed stage's outputs, linked from the pages
+    for cond in project.show.taxonomy.conditions:
+        (root / "feeds" / "conditions" / f"{cond.slug}.xml").write_text("<rss/>")
     sctx = ShowContext(show=project.show, episodes=records)
     return sctx, SiteStage().run(sctx)
 
@@ -103,7 +106,7 @@ def test_condition_pages(site):
     ctx, result = site
     out = ctx.out_dir
     slugs = [c.slug for c in ctx.show.taxonomy.conditions]
-    assert sorted(result["pages"]) == sorted(["index.html", "conditions/index.html"]
+    assert sorted(result["pages"]) == sorted(["index.html", "conditions/index.html", "search.html"]
                                              + [f"conditions/{s}.html" for s in slugs])
     mixing = (out / "conditions" / "social-mixing.html").read_text()
     cards = mixing.split('<article class="card">')[1:]

@@ -1,5 +1,6 @@
-"""Rendering: the filtergraph that keeps the planned stretches at one gain under a limiter, the encode, and the
-measurement of the encoded audio taken while it is written."""
+"""Rendering: the filtergraph that cleans the speech (high-pass, noise reduction, the leveler's gain envelope and a
+pause expander), keeps the planned stretches at one gain under a limiter, the encode, and the measurement of the
+encoded audio taken while it is written."""
 from __future__ import annotations
 
 import re
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from pipeline.audio.measure import collect_summary, layout
+from pipeline.audio.measure import DOWNMIX, collect_summary, layout
 from pipeline.media import OUT_TIME, ffmpeg_failed, start_ffmpeg, stream_stderr
 
 Progress = Callable[[float], None]
@@ -44,11 +45,63 @@ def _segment_filters(label_in: str, segments: Sequence[tuple[float, float]], who
     return chains, "speech"
 
 
+@dataclass(frozen=True)
+class Cleanup:
+    """The speech clean-up in the render pass, in raw-recording time before the kept stretches are cut out.
+
+    Each part is off when its field is None: ``highpass_hz`` (2-pole high-pass against rumble), ``denoise`` (afftdn:
+    reduction in dB and the noise floor in dB measured beforehand), ``envelope_input`` (the index of the leveler's
+    gain envelope among the ffmpeg inputs), ``pause_gate`` (threshold dBFS and range dB of the downward expander
+    that lowers what is left in the pauses; it follows the envelope, so speech is at the target there).
+    """
+
+    highpass_hz: float | None = None
+    denoise: tuple[float, float] | None = None  # (reduction dB, noise floor dB)
+    envelope_input: int | None = None
+    pause_gate: tuple[float, float] | None = None  # (threshold dBFS, range dB)
+
+    def active(self) -> bool:
+        return any(v is not None for v in (self.highpass_hz, self.denoise, self.envelope_input, self.pause_gate))
+
+
+PAUSE_GATE_RATIO = 3  # the expander's ratio below its threshold (hard knee); attack 5 ms, release 150 ms
+
+
+def _cleanup_filters(cleanup: Cleanup, channels: int, sample_rate: int) -> list[str]:
+    fmt = f"aresample={sample_rate}:{DOWNMIX},aformat=sample_fmts=flt:channel_layouts={layout(channels)}"
+    steps = [fmt]
+    if cleanup.highpass_hz:
+        steps.append(f"highpass=f={cleanup.highpass_hz:g}")
+    if cleanup.denoise is not None:
+        reduction, floor = cleanup.denoise
+        steps.append(f"afftdn=nr={reduction:g}:nf={max(-80.0, min(-20.0, floor)):.0f}")
+    chains = [f"[0:a]{','.join(steps)}[pre]"]
+    last = "pre"
+    if cleanup.envelope_input is not None:
+        chains.append(f"[{cleanup.envelope_input}:a]{fmt}[env]")
+        chains.append("[pre][env]amultiply[lev]")
+        last = "lev"
+    if cleanup.pause_gate is not None:
+        threshold, depth = cleanup.pause_gate
+        chains.append(f"[{last}]agate=threshold={10 ** (threshold / 20):.6f}:range={10 ** (-depth / 20):.6f}:"
+                      f"ratio={PAUSE_GATE_RATIO}:attack=5:release=150:knee=1[gated]")
+        last = "gated"
+    chains[-1] = chains[-1][: chains[-1].rindex("[")] + "[clean]"
+    return chains
+
+
 def build_graph(segments: Sequence[tuple[float, float]], whole: float, *, channels: int, sample_rate: int,
-                gain_db: float, ceiling_db: float, music: Sequence[tuple[int, float, str]] = ()) -> str:
+                gain_db: float, ceiling_db: float, music: Sequence[tuple[int, float, str]] = (),
+                cleanup: Cleanup | None = None) -> str:
     """The apply filtergraph. ``music``: (input index, gain dB, 'intro'|'outro')."""
-    fmt = f"aresample={sample_rate},aformat=sample_fmts=flt:channel_layouts={layout(channels)}"
-    chains, speech = _segment_filters("0:a", segments, whole)
+    fmt = f"aresample={sample_rate}:{DOWNMIX},aformat=sample_fmts=flt:channel_layouts={layout(channels)}"
+    chains: list[str] = []
+    source = "0:a"
+    if cleanup is not None and cleanup.active():
+        chains += _cleanup_filters(cleanup, channels, sample_rate)
+        source = "clean"
+    seg_chains, speech = _segment_filters(source, segments, whole)
+    chains += seg_chains
     chains.append(f"[{speech}]{fmt},volume={gain_db:.3f}dB[main]")
     for idx, gain, role in music:
         chains.append(f"[{idx}:a]{fmt},volume={gain:.3f}dB[{role}]")
@@ -97,16 +150,29 @@ class Encoding:
     ffmpeg: str | None = None
 
 
-def apply_and_verify(enc_opts: Encoding, tmp: Path, inputs: Sequence[Path], graph: str, channels: int,
+@dataclass
+class Verified:
+    """The encoded audio as measured while it was written."""
+
+    lufs: float | None
+    true_peak: float | None
+    lra: float | None
+    block_end: Sequence[float]  # published time at the end of each 400 ms block (100 ms apart)
+    block_lufs: Sequence[float]  # momentary loudness
+    block_short: Sequence[float]  # short-term (3 s) loudness
+
+
+def apply_and_verify(enc_opts: Encoding, tmp: Path, inputs: Sequence, graph: str, channels: int,
                      expected: float, progress: Progress | None, label: str,
-                     ffmetadata: Path | None = None) -> tuple[float | None, float | None]:
+                     ffmetadata: Path | None = None) -> Verified:
     """Run the apply pass into ``tmp``; measure the encoded audio (in parallel through a pipe for MP3).
 
-    Returns (integrated LUFS, true peak dBTP) of the encoded audio.
+    ``inputs``: files, or (input options, file) pairs for raw streams such as the leveler's envelope.
     """
     args = ["-nostats", "-loglevel", "error", "-progress", "pipe:2"]
     for p in inputs:
-        args += ["-i", str(Path(p).resolve())]
+        options, path = (p if isinstance(p, tuple) else ((), p))
+        args += [*options, "-i", str(Path(path).resolve())]
     if ffmetadata is not None:
         args += ["-f", "ffmetadata", "-i", str(ffmetadata.resolve())]
     args += ["-filter_complex", graph, "-map", "[out]"]
@@ -116,7 +182,7 @@ def apply_and_verify(enc_opts: Encoding, tmp: Path, inputs: Sequence[Path], grap
     else:
         args += ["-map_metadata", "-1", "-map_chapters", "-1"]
     args += _codec_args(enc_opts.fmt, enc_opts.bitrate, enc_opts.sample_rate, channels, enc_opts.quality)
-    verify_args = ["-nostats", "-i", "pipe:0", "-af", "ebur128=peak=true:framelog=quiet", "-f", "null", "-"]
+    verify_args = ["-nostats", "-i", "pipe:0", "-af", "ebur128=peak=true:framelog=info", "-f", "null", "-"]
     parallel = enc_opts.fmt == "mp3" and _SAFE_NAME.match(tmp.name) is not None
     if parallel:
         # the file and, through a pipe, the verifier; if the verifier dies the file is still written (and the
@@ -146,7 +212,7 @@ def apply_and_verify(enc_opts: Encoding, tmp: Path, inputs: Sequence[Path], grap
         assert enc.stdout is not None
         ver = start_ffmpeg(["-f", "mp3", *verify_args], ffmpeg=enc_opts.ffmpeg, stdin=enc.stdout)
         enc.stdout.close()  # the verifier owns the read end now
-        ver_thread = threading.Thread(target=collect_summary, args=(ver, verify_out), daemon=True)
+        ver_thread = threading.Thread(target=collect_summary, args=(ver, verify_out, True), daemon=True)
         ver_thread.start()
     tail = stream_stderr(enc, on_line)
     enc.wait()
@@ -157,10 +223,11 @@ def apply_and_verify(enc_opts: Encoding, tmp: Path, inputs: Sequence[Path], grap
         raise ffmpeg_failed(f"{label}: encoding failed", tail)
     if not parallel:
         ver = start_ffmpeg(verify_args[:2] + [str(tmp)] + verify_args[3:], ffmpeg=enc_opts.ffmpeg)
-        collect_summary(ver, verify_out)
+        collect_summary(ver, verify_out, True)
         ver.wait()
     if ver.returncode != 0:
         raise ffmpeg_failed(f"{label}: measuring the encoded file failed", verify_out.get("tail", []))
-    return verify_out.get("I"), verify_out.get("peak")
+    return Verified(verify_out.get("I"), verify_out.get("peak"), verify_out.get("LRA"), verify_out.get("ends", ()),
+                    verify_out.get("M", ()), verify_out.get("S", ()))
 
 

@@ -69,10 +69,34 @@ def _image_mime(path: Path) -> str:
 
 
 def write_tags(path: Path, fmt: str, tags: TagInfo | None, chapters: Sequence[dict], duration: float) -> None:
+    """Tags (and chapters where the format carries them in tags) for ``fmt``: mp3, m4a or opus."""
     if fmt == "mp3":
         _write_id3(path, tags or TagInfo(), chapters, duration)
+    elif fmt == "opus":
+        _write_vorbis(path, tags or TagInfo(), chapters)
     else:
         _write_mp4(path, tags or TagInfo())
+
+
+def _write_vorbis(path: Path, tags: TagInfo, chapters: Sequence[dict]) -> None:
+    """Vorbis comments of an Ogg Opus file, chapters as CHAPTERnnn / CHAPTERnnnNAME (the Vorbis chapter extension);
+    no cover art (the smaller copy stays small)."""
+    from mutagen.oggopus import OggOpus
+
+    from pipeline.timeline import format_timestamp
+
+    audio = OggOpus(str(path))
+    audio.delete()
+    values = {"title": tags.title, "album": tags.album, "artist": tags.artist, "date": tags.date,
+              "genre": tags.genre, "comment": tags.comment,
+              "tracknumber": str(tags.track) if tags.track is not None else None}
+    for key, value in values.items():
+        if value:
+            audio[key] = [value]
+    for i, ch in enumerate(chapters, start=1):
+        audio[f"CHAPTER{i:03d}"] = [format_timestamp(ch["startTime"])]
+        audio[f"CHAPTER{i:03d}NAME"] = [ch["title"]]
+    audio.save()
 
 
 def _write_id3(path: Path, tags: TagInfo, chapters: Sequence[dict], duration: float) -> None:

@@ -1,7 +1,9 @@
 """``kindcast audiogram IN --start T --duration D [--size ...] [--transcript JSON] [--title T] [--artwork IMG] -o OUT``.
 
 Renders a captioned audiogram of one clip of any audio file, outside a show. Without ``--transcript`` the clip is
-transcribed first (Whisper tiny.en, offline). ``--size all`` writes ``OUT-square.mp4``, ``OUT-vertical.mp4`` and
+transcribed first: only the clip, offline, with ``--model`` and ``--language`` (default: the show's
+``settings.transcription`` when ``--root`` holds a show, else the bundled tiny.en in English), naming the voices
+given by ``--speakers``. ``--size all`` writes ``OUT-square.mp4``, ``OUT-vertical.mp4`` and
 ``OUT-landscape.mp4``; a poster image (the loudest moment) is written beside them as ``OUT.jpg``.
 """
 from __future__ import annotations
@@ -44,11 +46,18 @@ def register(cli: click.Group) -> None:
                   help="A folder of .ttf/.otf files to find --font in.")
     @click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
                   help="Output .mp4 (with --size all: OUT-square.mp4, OUT-vertical.mp4, OUT-landscape.mp4).")
+    @click.option("--model", default=None, metavar="NAME_OR_DIR",
+                  help="Whisper model for the clip (default: the show's settings.transcription.model, else tiny.en).")
+    @click.option("--language", default=None, metavar="L",
+                  help="Language of the clip (default: the show's, else en).")
+    @click.option("--speakers", default=None, metavar="NAMES",
+                  help="Names of the voices in the clip, in order of first appearance (captions coloured by voice).")
     @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=None,
-                  help="Accepted for symmetry with the other commands; not used.")
+                  help="A show folder whose transcription settings (model, language) are used for the clip.")
     def audiogram_cmd(source: Path, start: float, duration: float, size: str, transcript: Path | None,
                       title: str | None, show_title: str, artwork: Path | None, font: str | None,
-                      fonts_dir: Path | None, out: Path, root: Path | None) -> None:
+                      fonts_dir: Path | None, model: str | None, language: str | None, speakers: str | None,
+                      out: Path, root: Path | None) -> None:
         """Render a captioned audiogram video of a clip of IN."""
         import time
 
@@ -68,6 +77,10 @@ def register(cli: click.Group) -> None:
         if not source.is_file():
             raise KindcastError(f"{source}: no such file")
         words = load_words(transcript) if transcript else None
+        transcribe = None
+        if words is None:
+            transcribe = _clip_transcriber(root or click.get_current_context().find_root().obj, model, language,
+                                           speakers)
         sizes = list(SHAPES) if size == "all" else [size]
         outputs = output_names(out, sizes)
         stem = out.with_suffix("") if out.suffix.lower() == ".mp4" else out
@@ -76,12 +89,41 @@ def register(cli: click.Group) -> None:
         with _Bar(f"audiogram {out.name}") as bar:
             result = make_clip(source, outputs, start=start, duration=duration, words=words,
                                show_title=show_title, episode_title=title or source.stem.replace("_", " "),
-                               artwork=artwork, theme=theme, fonts=fonts, poster=poster, progress=bar.update)
+                               artwork=artwork, theme=theme, fonts=fonts, poster=poster, progress=bar.update,
+                               transcribe=transcribe)
         seconds = time.perf_counter() - began
         for shape, path in result.files.items():
             click.echo(f"{path}: {shape} {SHAPES[shape][0]}x{SHAPES[shape][1]}, {duration:g} s")
         click.echo(f"{poster}: poster at {result.poster_time:.1f} s; {result.captions} captions, "
                    f"{len(result.words)} words; {seconds:.1f} s")
+        for warning in result.warnings:
+            click.echo(f"warning: {out}: {warning}", err=True)
+
+
+def _clip_transcriber(root: Path | None, model: str | None, language: str | None, speakers: str | None):
+    """transcribe(audio, start, duration) for the clip: the options first, then the show at ``root`` (its model
+    folder is relative to its episodes/ folder, never to the current folder), then tiny.en in English."""
+    import functools
+
+    from pipeline.errors import KindcastError
+    from pipeline.show import load_show
+    from pipeline.speech.whisper import resolve_model
+    from pipeline.video.audiogram import transcribe_clip
+
+    settings, base = None, Path.cwd()
+    if root is not None and (Path(root) / "episodes" / "show.yaml").is_file():
+        show, problems = load_show(Path(root))
+        if show is None:
+            raise KindcastError(str(problems[0]))
+        settings = show.settings.transcription
+        if model is None and settings.model:
+            model, base = settings.model, show.episodes_dir
+        if language is None:
+            language = show.speech_language
+    model_dir = resolve_model(model, base, what="--model" if base == Path.cwd() else "settings.transcription.model")
+    names = [n.strip() for n in speakers.split(",") if n.strip()] if speakers else []
+    return functools.partial(transcribe_clip, model=str(model_dir), language=(language or "en").lower(),
+                             speakers=names)
 
 
 class _Bar:

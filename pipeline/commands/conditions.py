@@ -8,8 +8,10 @@ import click
 
 
 def _taxonomy(root: Path | None):
-    """(taxonomy, model, token budget): the show's own when run in a show folder that configures them, else the
-    defaults (the ten conditions, the packaged model)."""
+    """(taxonomy, model, token budget, framing): the show's own when run in a show folder that configures them, else
+    the defaults (the ten conditions, the packaged model). The framing is the show's title and hosts, kept out of
+    the evidence."""
+    from pipeline.conditions.suggest import Framing
     from pipeline.conditions.taxonomy import load_taxonomy
     from pipeline.errors import KindcastError
     from pipeline.settings import ConditionsSettings
@@ -23,7 +25,12 @@ def _taxonomy(root: Path | None):
             data = yaml.safe_load(show_yaml.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
             raise KindcastError(f"{show_yaml}: not valid YAML ({exc})") from None
-        settings = (data.get("settings") or {}) if isinstance(data, dict) else {}
+        data = data if isinstance(data, dict) else {}
+        title = data.get("title")
+        hosts = [h.get("name") for h in data.get("hosts") or [] if isinstance(h, dict)]
+        framing = Framing(show_names=(title,) if isinstance(title, str) and title.strip() else (),
+                          hosts=tuple(h for h in hosts if isinstance(h, str) and h.strip()))
+        settings = data.get("settings") or {}
         conds = settings.get("conditions") if isinstance(settings, dict) else None
         if isinstance(conds, dict):
             from pydantic import ValidationError
@@ -35,8 +42,9 @@ def _taxonomy(root: Path | None):
                 loc = ".".join(str(p) for p in first["loc"])
                 raise KindcastError(f"{show_yaml}: settings.conditions.{loc}: {first['msg']}") from None
             return (load_taxonomy(base / "episodes" / cs.taxonomy if cs.taxonomy else None),
-                    str(base / "episodes" / cs.model) if cs.model else None, cs.token_budget)
-    return load_taxonomy(), None, ConditionsSettings().token_budget
+                    str(base / "episodes" / cs.model) if cs.model else None, cs.token_budget, framing)
+        return load_taxonomy(), None, ConditionsSettings().token_budget, framing
+    return load_taxonomy(), None, ConditionsSettings().token_budget, Framing()
 
 
 def register(cli: click.Group) -> None:
@@ -64,8 +72,8 @@ def register(cli: click.Group) -> None:
         sentences = read_document(file)
         if not sentences:
             raise KindcastError(f"{file}: no text to read")
-        taxonomy, model, budget = _taxonomy(root)
-        ranked = suggest(sentences, taxonomy, model, budget)[:top]
+        taxonomy, model, budget, framing = _taxonomy(root)
+        ranked = suggest(sentences, taxonomy, model, budget, framing).suggestions[:top]
         if as_json:
             click.echo(json.dumps([s.to_json() for s in ranked], indent=2, ensure_ascii=False))
         else:
@@ -78,6 +86,6 @@ def register(cli: click.Group) -> None:
         """The taxonomy: id, slug, pillar and name of every condition."""
         if root is None:
             root = click.get_current_context().find_root().obj
-        taxonomy, _, _ = _taxonomy(root)
+        taxonomy = _taxonomy(root)[0]
         for c in taxonomy.conditions:
             click.echo(f"{c.id:>3}  {c.slug:<34} {c.pillar:<10} {c.title}")

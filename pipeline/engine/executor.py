@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import queue as queue_mod
 import signal
 import traceback
 from dataclasses import dataclass
@@ -52,19 +51,18 @@ class SerialExecutor(Executor):
             yield job, fn(job, on_event)
 
 
-def _child(fn, job, index: int, results) -> None:
+def _child(fn, job, conn) -> None:
     from pipeline.procs import die_with_parent
 
     die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends the worker at once; the build reports it
     try:
-        result = fn(job, lambda event: results.put(("event", index, event)))
+        result = fn(job, lambda event: conn.send(("event", event)))
     except Exception as exc:  # a bug: the build reports it for this job and goes on
-        results.put(("lost", index, JobLost(f"internal error: {exc!r}", traceback.format_exc())))
+        conn.send(("lost", JobLost(f"internal error: {exc!r}", traceback.format_exc())))
     else:
-        results.put(("done", index, result))
-    results.close()
-    results.join_thread()
+        conn.send(("done", result))
+    conn.close()
 
 
 def _died(code: int | None) -> str:
@@ -79,56 +77,56 @@ def _died(code: int | None) -> str:
 
 
 class LocalProcessExecutor(Executor):
-    """``--jobs N``: each job in a process of its own, at most ``workers`` at a time."""
+    """``--jobs N``: each job in a process of its own, at most ``workers`` at a time. Each worker talks to the build
+    through a pipe of its own (a queue shared by all would stay locked for the others if one were killed while
+    writing to it)."""
 
     def __init__(self, workers: int):
         self.workers = max(1, workers)
 
     def run(self, fn, jobs, on_event):
+        from multiprocessing.connection import wait
+
         ctx = multiprocessing.get_context("spawn")
-        results = ctx.Queue()
-        pending = list(enumerate(jobs))
-        running: dict[int, tuple[Job, Any]] = {}
-        finished: dict[int, Any] = {}
+        pending = list(jobs)
+        running: dict = {}  # the build's end of a worker's pipe -> (job, process)
         try:
             while pending or running:
                 while pending and len(running) < self.workers:
-                    index, job = pending.pop(0)
-                    proc = ctx.Process(target=_child, args=(fn, job, index, results), daemon=True)
+                    job = pending.pop(0)
+                    reader, writer = ctx.Pipe(duplex=False)
+                    proc = ctx.Process(target=_child, args=(fn, job, writer), daemon=True)
                     proc.start()
-                    running[index] = (job, proc)
-                self._read(results, on_event, finished, timeout=0.2)
-                for index in list(running):
-                    job, proc = running[index]
-                    if index not in finished and proc.exitcode is not None:
-                        self._read(results, on_event, finished, timeout=0.5)  # its last words may still be queued
-                        if index not in finished:
-                            finished[index] = JobLost(_died(proc.exitcode))
-                    if index in finished:
+                    writer.close()  # the worker holds the only writing end: its death closes the pipe
+                    running[reader] = (job, proc)
+                for reader in wait(list(running), timeout=1.0):
+                    job, proc = running[reader]
+                    outcome = self._read(reader, on_event)
+                    if outcome is None:
+                        continue  # only progress events so far
+                    del running[reader]
+                    reader.close()
+                    proc.join(timeout=5)
+                    if outcome is _GONE:
                         proc.join()
-                        del running[index]
-                        yield job, finished.pop(index)
+                        outcome = JobLost(_died(proc.exitcode))
+                    yield job, outcome
         finally:
             self._stop([proc for _, proc in running.values()])
-            results.close()
-            results.cancel_join_thread()
 
     @staticmethod
-    def _read(results, on_event, finished: dict, timeout: float) -> None:
+    def _read(reader, on_event):
+        """Events up to the job's end: its result, ``_GONE`` when the worker died without one, or None for now."""
         try:
-            message = results.get(timeout=timeout)
-        except queue_mod.Empty:
-            return
-        while True:
-            kind, index, payload = message
-            if kind == "event":
-                on_event(payload)
-            else:
-                finished[index] = payload
-            try:
-                message = results.get_nowait()
-            except queue_mod.Empty:
-                return
+            while reader.poll():
+                kind, payload = reader.recv()
+                if kind == "event":
+                    on_event(payload)
+                else:
+                    return payload
+        except (EOFError, OSError):
+            return _GONE
+        return None
 
     @staticmethod
     def _stop(procs) -> None:
@@ -141,6 +139,9 @@ class LocalProcessExecutor(Executor):
             if proc.is_alive():
                 proc.kill()
                 proc.join(timeout=2)
+
+
+_GONE = object()
 
 
 def make_executor(jobs: int) -> Executor:

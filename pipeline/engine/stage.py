@@ -45,6 +45,7 @@ class EpisodeContext:
     progress: Callable[[float], None] = _no_progress
     out_dir_override: Path | None = None  # the staging folder while the episode is rebuilt
     threads: int = 0  # CPU threads this episode may use (0: all the machine's)
+    force: bool = False  # --force: stages redo their work rather than reuse what they kept from before
 
     @property
     def root(self) -> Path:

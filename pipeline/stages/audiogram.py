@@ -88,11 +88,13 @@ class AudiogramStage(Stage):
 
         from pipeline.media import ffmpeg_identity
 
-        try:
-            fonts = version("font-lato")
-        except PackageNotFoundError:
-            fonts = "missing"
-        return {"ffmpeg": ffmpeg_identity(ctx.show.settings.ffmpeg), "font-lato": fonts}
+        tools = {"ffmpeg": ffmpeg_identity(ctx.show.settings.ffmpeg)}
+        for package in ("font-lato", "manimgx-fonts"):
+            try:
+                tools[package] = version(package)
+            except PackageNotFoundError:
+                tools[package] = "missing"
+        return tools
 
     def run(self, ctx: EpisodeContext) -> dict:
         from pipeline.video.audiogram import Theme, find_fonts, make_clip, transcribe_clip
@@ -112,16 +114,26 @@ class AudiogramStage(Stage):
         words = load_words(transcript) if transcript is not None else None
 
         clips = soundbite_clips(ctx.episode, self._timeline(ctx), duration)
+        ctx.temp_dir.mkdir(parents=True, exist_ok=True)
+        # without a transcript (none made), the words come from the show's own model and language
+        from pipeline.speech.whisper import resolve_model
+
+        transcription = ctx.show.settings.transcription
+        model = str(resolve_model(transcription.model, ctx.show.episodes_dir))
+        language = ctx.show.speech_language
+
+        def listen(a, s, d):
+            return transcribe_clip(a, s, d, model, language=language, workdir=ctx.temp_dir)
+
         if not clips:
             if words is None:
-                words = transcribe_clip(audio, 0.0, duration, ctx.show.settings.transcription.model)
+                words = listen(audio, 0.0, duration)
             picked = pick_clip(words, duration, settings.auto_clip_seconds, tag_evidence(ctx.results.get("tag")))
             if picked is not None:
                 clips = [Clip(AUTO_NAME, ctx.episode.meta.title, picked[0], picked[1])]
 
         folder = ctx.out_dir / AUDIOGRAM_DIR
-        ctx.temp_dir.mkdir(parents=True, exist_ok=True)
-        made, outputs = [], []
+        made, outputs, warnings = [], [], []
         for k, clip in enumerate(clips):
             files = {s: folder / f"{clip.name}-{s}.mp4" for s in settings.sizes}
             poster = folder / f"{clip.name}.jpg"
@@ -129,12 +141,11 @@ class AudiogramStage(Stage):
             def part(f: float, k=k) -> None:
                 ctx.progress((k + f) / len(clips))
 
-            model = ctx.show.settings.transcription.model
-            make_clip(audio, files, start=clip.start, duration=clip.duration, words=words,
-                      show_title=ctx.show.meta.title, episode_title=clip.title, artwork=artwork, theme=theme,
-                      fonts=fonts, poster=poster, fps=settings.fps, ffmpeg=ctx.show.settings.ffmpeg, progress=part,
-                      workdir=ctx.temp_dir, audio_duration=duration,
-                      transcribe=lambda a, s, d: transcribe_clip(a, s, d, model))
+            result = make_clip(audio, files, start=clip.start, duration=clip.duration, words=words,
+                               show_title=ctx.show.meta.title, episode_title=clip.title, artwork=artwork,
+                               theme=theme, fonts=fonts, poster=poster, fps=settings.fps,
+                               ffmpeg=ctx.show.settings.ffmpeg, progress=part, workdir=ctx.temp_dir,
+                               audio_duration=duration, transcribe=listen)
             made.append({
                 "name": clip.name,
                 "title": clip.title,
@@ -144,9 +155,10 @@ class AudiogramStage(Stage):
                 "poster": f"{AUDIOGRAM_DIR}/{poster.name}",
             })
             outputs += [ctx.key(p) for p in [*files.values(), poster]]
+            warnings += [f"{clip.name}: {w}" for w in result.warnings]
         self._remove_stale(folder, {Path(p).name for p in outputs})
         ctx.progress(1.0)
-        return {"clips": made, "outputs": outputs}
+        return {"clips": made, "outputs": outputs, **({"warnings": warnings} if warnings else {})}
 
     @staticmethod
     def _remove_stale(folder: Path, keep: set[str]) -> None:

@@ -1,4 +1,5 @@
-"""The show-level ``feed`` stage: ``feeds/feed.xml`` (Apple Podcasts + Podcasting 2.0) and the published artwork.
+"""The show-level ``feed`` stage: ``feeds/feed.xml`` (Apple Podcasts + Podcasting 2.0), one feed per condition
+(``feeds/conditions/<slug>.xml``, the episodes the producer tagged with it) and the published artwork.
 
 What the feed says is first gathered into a plain, JSON-able model (:meth:`FeedStage.model`); that model is also the
 stage's params, so the feed is rebuilt exactly when something it shows changes - including a scheduled episode
@@ -29,7 +30,7 @@ def _person(person, default_role: str) -> dict:
 
 class FeedStage(Stage):
     name = "feed"
-    version = "2"
+    version = "3"
     code = ("pipeline.web.feed", "pipeline.web.pages", "pipeline.web.sanitize", "pipeline.web.artwork",
             "pipeline.apple")
 
@@ -70,12 +71,17 @@ class FeedStage(Stage):
     def outputs(self, ctx: ShowContext) -> list[Path]:
         from pipeline.web.feed import FEED_FILE
 
-        paths = [ctx.out_dir / FEED_FILE, ctx.out_dir / self._artwork_name(ctx)]
+        paths = [ctx.out_dir / FEED_FILE, ctx.out_dir / self._artwork_name(ctx)] + self._condition_feeds(ctx)
         for record in self.published(ctx):
             art = self._episode_artwork(ctx, record)
             if art:
                 paths.append(art[1])
         return paths
+
+    def _condition_feeds(self, ctx: ShowContext) -> list[Path]:
+        from pipeline.web.feed import condition_feed_path
+
+        return [ctx.out_dir / condition_feed_path(c.slug) for c in ctx.show.taxonomy.conditions]
 
     def params(self, ctx: ShowContext) -> dict:
         return self.model(ctx)
@@ -93,7 +99,7 @@ class FeedStage(Stage):
     def model(self, ctx: ShowContext) -> dict:
         """Everything the feed says, as JSON-able data. Never raises: problems are listed and ``run`` reports them."""
         from pipeline.apple import parse_category
-        from pipeline.web.feed import FEED_FILE, podcast_guid, url_join
+        from pipeline.web.feed import FEED_FILE, channel_extras_model, podcast_guid, url_join
 
         meta = ctx.show.meta
         base = meta.base_url
@@ -124,14 +130,18 @@ class FeedStage(Stage):
             "medium": meta.medium,
             "funding": [{"url": f.url, "text": f.text} for f in meta.funding],
             "people": [_person(p, "host") for p in meta.hosts],
+            "extras": channel_extras_model(meta),
+            "hubs": list(meta.publish.websub),
+            "podping": bool(meta.publish.podping),
         }
         items = [self._item(ctx, r, problems) for r in self.published(ctx)]
         return {"channel": channel, "items": items, "problems": problems}
 
     def _item(self, ctx: ShowContext, record: EpisodeRecord, problems: list[str]) -> dict:
         from pipeline.show import SOUNDBITE_MAX, SOUNDBITE_MIN
-        from pipeline.web.feed import (TRANSCRIPT_TYPES, first_paragraph_html,
-                                   url_join)
+        from pipeline.web.feed import (TRANSCRIPT_TYPES, analytics_url, first_paragraph_html, item_alternates,
+                                       psc_chapters_model, url_join)
+        from pipeline.web.pages import conditions_of
         from pipeline.web.sanitize import clean_feed
 
         ep, results = record.episode, record.results
@@ -212,7 +222,8 @@ class FeedStage(Stage):
             "link": link,
             "date": meta.date.isoformat(),
             "path": f"episodes/{slug}/{master['file']}",
-            "url": url_join(base, "episodes", slug, master["file"]),
+            "url": analytics_url(ctx.show.meta.publish.analytics_prefix,
+                                 url_join(base, "episodes", slug, master["file"])),
             "length": size,
             "mime": master.get("mime") or "audio/mpeg",
             "duration": int(round(duration)),
@@ -227,9 +238,29 @@ class FeedStage(Stage):
             "chapters": chapters,
             "soundbites": soundbites,
             "people": people,
+            "alternates": item_alternates(base, slug, master, duration),
+            "psc_chapters": psc_chapters_model(master.get("chapters") or []),
+            "conditions": [c["slug"] for c in conditions_of(ctx.show, ep, results)["manual"]],
         }
 
     # --- running -------------------------------------------------------------------------------------------------
+
+    def _write_condition_feeds(self, ctx: ShowContext, model: dict) -> None:
+        """``conditions/<slug>.xml`` for every condition (one with no episode yet is an empty feed that subscribers
+        can already follow); feeds of conditions no longer in the taxonomy are removed."""
+        from pipeline import fsutil
+        from pipeline.web.feed import condition_feed_model, condition_feed_path, render
+        from pipeline.web.pages import condition_model
+
+        keep = set()
+        for cond in ctx.show.taxonomy.conditions:
+            path = fsutil.safe_join(ctx.out_dir, *condition_feed_path(cond.slug).split("/"))
+            fsutil.write_bytes(path, render(condition_feed_model(model, condition_model(cond),
+                                                                 ctx.show.meta.base_url)))
+            keep.add(path)
+        for stale in sorted((ctx.out_dir / "conditions").glob("*.xml")):
+            if stale.resolve() not in keep:
+                stale.unlink()
 
     def run(self, ctx: ShowContext) -> dict:
         from pipeline import fsutil
@@ -248,6 +279,13 @@ class FeedStage(Stage):
                 problems.append(f"episodes/{item['slug']}: master: {item['path']} is {path.stat().st_size} bytes but "
                                 f"mastering recorded {item['length']} (rebuild it: kindcast build --episode "
                                 f"{item['slug']} --force)")
+            for alt in item["alternates"][1:]:
+                name = alt["url"].rsplit("/", 1)[-1]
+                path = ctx.out_dir / "episodes" / item["slug"] / name
+                if not path.is_file() or path.stat().st_size != alt["length"]:
+                    problems.append(f"episodes/{item['slug']}: master: the smaller copy {name} is missing or not "
+                                    f"{alt['length']} bytes (rebuild it: kindcast build --episode {item['slug']} "
+                                    "--force)")
         if problems:
             raise KindcastError("; ".join(problems))
         ctx.progress(0.2)
@@ -261,6 +299,8 @@ class FeedStage(Stage):
 
         data = render(model)
         fsutil.write_bytes(ctx.out_dir / FEED_FILE, data)
+        ctx.progress(0.7)
+        self._write_condition_feeds(ctx, model)
         ctx.progress(1.0)
         return {
             "file": FEED_FILE,

@@ -2,8 +2,10 @@
 
 Trims silence at both ends, removes the cuts of ``episode.md``, adds the show's intro/outro music, normalises
 loudness to the show's target (stereo or mono target, true peak verified after encoding), encodes and tags (ID3
-chapters remapped onto the published audio), and writes ``chapters.json`` when the episode has chapters. The work
-itself lives in :mod:`pipeline.audio.master`.
+chapters remapped onto the published audio), and writes ``chapters.json`` when the episode has chapters. Before the
+loudness target, the speech is cleaned up as ``settings.cleanup`` says (high-pass, noise reduction, leveler). The
+loudness report (``loudness.json``, ``loudness.png``, ``index.html``) goes to ``.kindcast/reports/<slug>/``: for the
+producer, outside the published tree. The work itself lives in :mod:`pipeline.audio`.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from pathlib import Path
 from pipeline.errors import KindcastError
 from pipeline.media import ffmpeg_identity
 from pipeline.engine.stage import EpisodeContext, Stage
+from pipeline.show import STATE_DIR
 
 
 def _music_path(ctx: EpisodeContext, role: str) -> Path | None:
@@ -27,9 +30,17 @@ def _artwork(ctx: EpisodeContext) -> Path | None:
     return path if path.is_file() else None
 
 
+REPORT_FILES = ("loudness.json", "loudness.png", "index.html")
+
+
+def report_dir(ctx: EpisodeContext) -> Path:
+    """``.kindcast/reports/<slug>/``: the episode's build report, never published."""
+    return ctx.root / STATE_DIR / "reports" / ctx.episode.slug
+
+
 class MasterStage(Stage):
     name = "master"
-    version = "1"
+    version = "2"  # 2: speech clean-up (settings.cleanup) and the loudness report
     code = ("pipeline.audio", "pipeline.timeline")  # how ffmpeg is started (media) changes no output
 
     def _file(self, ctx: EpisodeContext) -> Path:
@@ -47,10 +58,15 @@ class MasterStage(Stage):
         return paths
 
     def outputs(self, ctx: EpisodeContext) -> list[Path]:
+        from pipeline.audio.alternate import alternate_path
+
         outs = [self._file(ctx)]
+        alternate = alternate_path(self._file(ctx), ctx.show.settings.encode.alternate.format)  # the smaller copy
+        if alternate is not None:
+            outs.append(alternate)
         if ctx.episode.meta.chapters:
             outs.append(ctx.out_dir / "chapters.json")
-        return outs
+        return outs + [report_dir(ctx) / name for name in REPORT_FILES]
 
     def params(self, ctx: EpisodeContext) -> dict:
         s = ctx.show.settings
@@ -58,6 +74,7 @@ class MasterStage(Stage):
         return {
             "loudness": s.loudness.model_dump(mode="json"),
             "silence": s.silence.model_dump(mode="json"),
+            "cleanup": s.cleanup.model_dump(mode="json"),
             "encode": s.encode.model_dump(mode="json"),
             "music": s.music.model_dump(mode="json"),
             "cuts": [[c.start, c.end] for c in meta.cuts],
@@ -96,6 +113,8 @@ class MasterStage(Stage):
         import json
         import shutil
 
+        from pipeline.audio.report import write_report
+
         from pipeline.audio.master import MasterJob, master
         from pipeline.audio.tags import ChapterMark
         from pipeline.fsutil import write_text
@@ -104,7 +123,8 @@ class MasterStage(Stage):
         meta = ctx.episode.meta
         folder = ctx.work_dir / "master"
         audio, info = folder / f"{key}.{s.encode.format}", folder / f"{key}.json"
-        if audio.is_file() and info.is_file():
+        reported = all((report_dir(ctx) / name).is_file() for name in REPORT_FILES)
+        if audio.is_file() and info.is_file() and reported and not ctx.force:
             try:
                 return audio, json.loads(info.read_text(encoding="utf-8"))
             except ValueError:
@@ -137,8 +157,24 @@ class MasterStage(Stage):
             ffmpeg=s.ffmpeg,
             work_dir=ctx.temp_dir,
             write_file_tags=False,
+            highpass_hz=s.cleanup.highpass_hz if s.cleanup.highpass else None,
+            denoise_db=s.cleanup.denoise_db if s.cleanup.denoise else None,
+            leveler=s.cleanup.leveler,
+            max_gain_db=s.cleanup.max_gain_db,
+            pause_db=s.cleanup.pause_db,
         )
-        result = master(job, progress=lambda f: ctx.progress(0.95 * f))
+        result = master(job, progress=lambda f: ctx.progress(0.85 * f))
+        write_report(result.report, report_dir(ctx), f"{meta.title} ({ctx.episode.slug})")
+        alternate = None
+        if s.encode.alternate.format != "none":
+            from pipeline.audio.alternate import alternate_path, encode_alternate
+
+            channels = 1 if s.encode.alternate.channels == "mono" else result.channels
+            made = encode_alternate(audio, alternate_path(audio, s.encode.alternate.format),
+                                    fmt=s.encode.alternate.format, bitrate=s.encode.alternate.bitrate,
+                                    channels=channels, duration=result.duration, ffmpeg=s.ffmpeg,
+                                    label=ctx.episode.slug, progress=lambda f: ctx.progress(0.85 + 0.1 * f))
+            alternate = made.to_json()
         measured = {
             "mime": result.mime,
             "duration": result.duration,
@@ -151,6 +187,9 @@ class MasterStage(Stage):
             "source_lufs": result.source_lufs,
             "gain_db": result.gain_db,
             "attempts": result.attempts,
+            "alternate": alternate,
+            "loudness": {k: result.report[k] for k in ("before", "after", "speakers")},
+            **({"warnings": result.warnings} if result.warnings else {}),
         }
         write_text(info, json.dumps(measured, sort_keys=True))
         return audio, measured
@@ -179,6 +218,7 @@ class MasterStage(Stage):
         with atomic_path(out) as tmp:
             shutil.copyfile(audio, tmp)
             write_tags(tmp, s.encode.format, tags, measured["chapters"], measured["duration"])
+        alternate = self._publish_alternate(ctx, audio, measured, tags)
         # A file left from an earlier format (mp3 <-> m4a) or chapters that no longer exist must not be published.
         for other in ("mp3", "m4a"):
             stale = ctx.out_dir / f"{slug}.{other}"
@@ -190,4 +230,27 @@ class MasterStage(Stage):
         elif chapters_file.exists():
             chapters_file.unlink()
         ctx.progress(1.0)
-        return {"file": out.name, "bytes": out.stat().st_size, "audio": key, **measured}
+        return {"file": out.name, "bytes": out.stat().st_size, "audio": key, **measured, "alternate": alternate}
+
+    def _publish_alternate(self, ctx: EpisodeContext, audio: Path, measured: dict, tags) -> dict | None:
+        """The smaller copy (``podcast:alternateEnclosure``), made with the audio and tagged like the main file;
+        a copy of another format left from earlier settings is removed."""
+        import shutil
+
+        from pipeline.audio.alternate import FORMATS, alternate_path
+        from pipeline.audio.tags import write_tags
+        from pipeline.fsutil import atomic_path
+
+        fmt = ctx.show.settings.encode.alternate.format
+        out = alternate_path(self._file(ctx), fmt)
+        for spec in FORMATS.values():
+            stale = self._file(ctx).with_suffix(spec["suffix"])
+            if stale != out and stale.exists():
+                stale.unlink()
+        made = measured.get("alternate")
+        if out is None or not made:
+            return None
+        with atomic_path(out) as tmp:
+            shutil.copyfile(alternate_path(audio, fmt), tmp)
+            write_tags(tmp, fmt, tags, measured["chapters"], measured["duration"])
+        return {**made, "file": out.name, "bytes": out.stat().st_size}

@@ -12,29 +12,39 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.engine.stage import EpisodeContext, Stage
-from pipeline.web.pages import episode_model, rss_description, show_model
+from pipeline.web.pages import episode_model, rss_description, show_model, transcript_paragraphs
 
 NOTES_TEMPLATES = ["notes.html", "notes.md", "description.html"]
 
 
 class NotesStage(Stage):
     name = "notes"
-    version = "1"
-    code = ("pipeline.web.pages", "pipeline.web.templating", "pipeline.web.sanitize", "pipeline.web.artwork")
+    version = "2"
+    code = ("pipeline.web",)
 
     def _templates(self, ctx: EpisodeContext):
         from pipeline.web.templating import templates_for
 
         return templates_for(ctx.root)
 
-    def _model(self, ctx: EpisodeContext) -> dict:
+    def _transcript(self, ctx: EpisodeContext) -> Path | None:
+        """The transcript the page shows (the transcribe stage's JSON), when there is one."""
+        name = ((ctx.results.get("transcribe") or {}).get("files") or {}).get("json")
+        return ctx.out_dir / name if isinstance(name, str) and name else None
+
+    def _model(self, ctx: EpisodeContext, with_transcript: bool = False) -> dict:
+        """What the templates see. The transcript's paragraphs are read only when rendering: the params carry the
+        transcript file as an input instead (a no-op build does not parse every transcript)."""
         base = "../../"
+        path = self._transcript(ctx) if with_transcript else None
+        transcript = transcript_paragraphs(path) if path is not None else None
         return {
             "show": show_model(ctx.show),
-            "episode": episode_model(ctx.show, ctx.episode, ctx.results),
+            "episode": episode_model(ctx.show, ctx.episode, ctx.results, transcript=transcript),
             "taxonomy": {"name": ctx.show.taxonomy.name, "pillars": list(ctx.show.taxonomy.pillars)},
             "base": base,
             "page": "episode",
+            "path": f"episodes/{ctx.episode.slug}/notes.html",
         }
 
     def _artwork(self, ctx: EpisodeContext) -> tuple[Path, Path, Path] | None:
@@ -49,7 +59,9 @@ class NotesStage(Stage):
 
     def inputs(self, ctx: EpisodeContext) -> list[Path]:
         art = self._artwork(ctx)
-        return self._templates(ctx).files(NOTES_TEMPLATES) + ([art[0]] if art else [])
+        transcript = self._transcript(ctx)
+        return (self._templates(ctx).files(NOTES_TEMPLATES) + ([art[0]] if art else [])
+                + ([transcript] if transcript is not None and transcript.is_file() else []))
 
     def outputs(self, ctx: EpisodeContext) -> list[Path]:
         art = self._artwork(ctx)
@@ -63,7 +75,7 @@ class NotesStage(Stage):
         from pipeline.web.templating import html_to_text
 
         templates = self._templates(ctx)
-        model = self._model(ctx)
+        model = self._model(ctx, with_transcript=True)
         page = templates.render("notes.html", **model)
         md = templates.render("notes.md", **model)
         description = rss_description(templates, model)

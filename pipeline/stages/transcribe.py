@@ -1,9 +1,11 @@
 """The transcribe stage: word-timed transcripts of the MASTERED audio, so every time matches the published file.
 
 Outputs in ``feeds/episodes/<slug>/``: transcript.json (Podcasting 2.0, one segment per word), .vtt, .srt, .txt.
-Speakers are named only when they can be known: the episode's hosts and guests declare ``channel: left|right`` and
-the recording is stereo. Each declared channel is then transcribed on its own: from the mastered file when it kept
-both channels, else from the raw recording with its times moved onto the published timeline.
+Speakers are named from the episode's hosts and guests (show.yaml ``hosts:``, then episode.md ``guests:``). When they
+declare ``channel: left|right`` and the recording is stereo, each declared channel is transcribed on its own: from the
+mastered file when it kept both channels, else from the raw recording with its times moved onto the published
+timeline. Otherwise (one mixed track) the voices are told apart by speaker diarization (``pipeline.speech.diarize``)
+and named in order of first appearance: the first host listed is taken to speak first.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from pipeline.engine.stage import EpisodeContext, Stage
 
 class TranscribeStage(Stage):
     name = "transcribe"
-    version = "2"  # 2: glossary on, looping segments re-decoded
+    version = "3"  # 2: glossary on, looping segments re-decoded; 3: mixed recordings diarized, VTT word times
     code = ("pipeline.speech", "pipeline.timeline")
 
     # --- what the stage depends on -------------------------------------------------------------------------------
@@ -41,6 +43,14 @@ class TranscribeStage(Stage):
             return {}
         return channels
 
+    @staticmethod
+    def _speakers(ctx: EpisodeContext) -> list[str]:
+        """The names of the voices of a mixed recording, hosts first, when there are two or more to tell apart (a lone
+        host is not assumed to be the only voice: an unlisted guest would be given their name)."""
+        people = ctx.show.hosts_for(ctx.episode) + list(ctx.episode.meta.guests)
+        names = list(dict.fromkeys(p.name for p in people if p.name))
+        return names if len(names) > 1 else []
+
     def _source(self, ctx: EpisodeContext) -> str:
         """Which audio is read: the mastered file, or the raw recording when speakers need channels the master lost."""
         if self._channels(ctx) and int(self._master(ctx).get("channels") or 2) < 2:
@@ -48,7 +58,7 @@ class TranscribeStage(Stage):
         return "master"
 
     def _language(self, ctx: EpisodeContext) -> str:
-        return (ctx.show.settings.transcription.language or ctx.show.meta.language).split("-")[0][:2].lower()
+        return ctx.show.speech_language
 
     def _hotwords(self, ctx: EpisodeContext) -> str | None:
         """The glossary (settings.transcription.glossary + the hosts' and guests' names) as hotwords, written as a
@@ -79,6 +89,7 @@ class TranscribeStage(Stage):
             "compute_type": settings.compute_type,
             "hotwords": self._hotwords(ctx),
             "channels": self._channels(ctx),
+            "speakers": [] if self._channels(ctx) else self._speakers(ctx),
             "source": self._source(ctx),
             "audio": self._master(ctx).get("audio"),
         }
@@ -96,6 +107,10 @@ class TranscribeStage(Stage):
                                                                     ctx.show.episodes_dir))
         except KindcastError as exc:  # reported by run(); the check must not fail
             tools["model"] = f"unusable: {exc}"
+        if not self._channels(ctx) and self._speakers(ctx):
+            from pipeline.speech.diarize import model_identity
+
+            tools["speaker_model"] = model_identity()
         return tools
 
     # --- the work ----------------------------------------------------------------------------------------------------
@@ -122,7 +137,7 @@ class TranscribeStage(Stage):
             transcript = core.transcribe_audio(
                 audio, model_dir=model_dir, language=self._language(ctx), beam_size=settings.beam_size,
                 compute_type=settings.compute_type, hotwords=self._hotwords(ctx), channels=channels,
-                duration=master.get("duration"), progress=ctx.progress, time_map=time_map)
+                speakers=[] if channels else self._speakers(ctx), duration=master.get("duration"), progress=ctx.progress, time_map=time_map)
         except KindcastError as exc:
             raise KindcastError(f"{ctx.episode.slug}: {exc}") from None
         files = write_all(transcript.words, ctx.out_dir, FILES)

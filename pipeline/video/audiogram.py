@@ -10,6 +10,8 @@ every frame, which alone costs as much as the whole encode); the mostly still pi
 Memory: the audio is read with an input seek (``-ss`` before ``-i``), so only the clip is decoded.
 Fonts: libass gets ``fontsdir=`` with the fonts shipped by the ``font-lato`` wheel (SIL OFL 1.1), plus a folder the
 theme may name; nothing depends on system fonts. A theme font that none of those folders holds is a KindcastError.
+Characters the theme's font lacks (emoji, arrows, other scripts) are set in the Noto fonts of the ``manimgx-fonts``
+wheel (:mod:`.glyphs`); any that no font has are left out and named in the clip's warnings, never drawn as boxes.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from pipeline.show import SOUNDBITE_MAX as MAX_CLIP
 from pipeline.show import SOUNDBITE_MIN as MIN_CLIP
 from pipeline.speech.transcript import Word
 from pipeline.video.captions import Caption, CaptionStyle, clip_words, group_words, write_ass
+from pipeline.video.glyphs import Glyphs, TextFont, describe, fallback_dir, family_name, with_fallbacks
 
 SHAPES: dict[str, tuple[int, int]] = {"square": (1080, 1080), "vertical": (1080, 1920), "landscape": (1920, 1080)}
 WAVE_STYLES = ("cline", "line", "p2p", "point")
@@ -199,11 +202,11 @@ def layout_for(shape: str, has_art: bool) -> Layout:
 
 # --- background (Pillow, once per clip and shape) ------------------------------------------------------------------
 
-def _fit_lines(draw, text: str, font, width: int, max_lines: int) -> list[str]:
+def _fit_lines(font: TextFont, text: str, width: int, max_lines: int) -> list[str]:
     words, lines, line = text.split(), [], ""
     for word in words:
         trial = f"{line} {word}".strip()
-        if draw.textlength(trial, font=font) <= width or not line:
+        if font.length(trial) <= width or not line:
             line = trial
         else:
             lines.append(line)
@@ -213,7 +216,7 @@ def _fit_lines(draw, text: str, font, width: int, max_lines: int) -> list[str]:
     if len(lines) > max_lines:
         lines = lines[:max_lines]
         last = lines[-1]
-        while last and draw.textlength(last + "…", font=font) > width:
+        while last and font.length(last + "…") > width:
             last = last[:-1].rstrip()
         lines[-1] = last + "…"
     return lines
@@ -221,7 +224,7 @@ def _fit_lines(draw, text: str, font, width: int, max_lines: int) -> list[str]:
 
 def draw_background(path: Path, lay: Layout, theme: Theme, fonts: FontSet, show_title: str, episode_title: str,
                     artwork: Path | None) -> None:
-    from PIL import Image, ImageDraw, ImageFont, ImageOps
+    from PIL import Image, ImageDraw, ImageOps
 
     bg = parse_colour(theme.background)
     img = Image.new("RGB", (lay.width, lay.height), bg)
@@ -240,39 +243,70 @@ def draw_background(path: Path, lay: Layout, theme: Theme, fonts: FontSet, show_
         img.paste(ImageOps.fit(art_img, (side, side), Image.LANCZOS), (x, y))
     draw = ImageDraw.Draw(img)
     tx, ty, tw, align = lay.title
-    show_font = ImageFont.truetype(str(fonts.bold), lay.show_size)
-    title_font = ImageFont.truetype(str(fonts.bold), lay.title_size)
-    lines = [(t, show_font, parse_colour(theme.accent)) for t in _fit_lines(draw, show_title.upper(), show_font, tw, 1)]
-    lines += [(t, title_font, parse_colour(theme.text)) for t in _fit_lines(draw, episode_title, title_font, tw, 3)]
+    glyphs = with_fallbacks(fonts.bold)
+    show_font = TextFont(glyphs, lay.show_size, bold=True)
+    title_font = TextFont(glyphs, lay.title_size, bold=True)
+    lines = [(t, show_font, parse_colour(theme.accent)) for t in _fit_lines(show_font, show_title.upper(), tw, 1)]
+    lines += [(t, title_font, parse_colour(theme.text)) for t in _fit_lines(title_font, episode_title, tw, 3)]
     y = ty
     for text, font, colour in lines:
         if not text:
             continue
-        x = tx + (tw - draw.textlength(text, font=font)) / 2 if align == "center" else tx
-        draw.text((x, y), text, font=font, fill=colour)
+        x = tx + (tw - font.length(text)) / 2 if align == "center" else tx
+        font.draw(draw, (x, y), text, colour)
         y += int(font.size * 1.25)
     img.save(path, "PNG", compress_level=1)
 
 
 # --- captions ------------------------------------------------------------------------------------------------------
 
+def caption_glyphs(theme: Theme, fonts: FontSet) -> Glyphs:
+    """The caption font and its fallbacks."""
+    return with_fallbacks(fonts.bold if theme.caption_bold else fonts.regular)
+
+
 def caption_script(words: Sequence[Word], duration: float, lay: Layout, theme: Theme, fonts: FontSet) -> tuple[str, list[Caption]]:
-    """The ASS script for clip-relative ``words``; every caption ends by ``duration``."""
+    """The ASS script for clip-relative ``words``; every caption ends by ``duration``. Characters the caption font
+    lacks are set in a fallback font (``\\fn``), or left out when no font has them."""
     from PIL import ImageFont
 
     size = int(round(lay.caption_size * theme.caption_scale))
-    font_file = fonts.bold if theme.caption_bold else fonts.regular
-    probe = ImageFont.truetype(str(font_file), 100)
+    glyphs = caption_glyphs(theme, fonts)
+    probe = ImageFont.truetype(str(glyphs.primary), 100)
     ascent, descent = probe.getmetrics()
     # libass sizes a font by its line height (ascent + descent), Pillow by its em: convert for measuring.
     em = size * 100 / max(1, ascent + descent)
-    measure_font = ImageFont.truetype(str(font_file), max(8, int(round(em))))
+    measure_font = TextFont(glyphs, max(8, int(round(em))), bold=bool(theme.caption_bold))
     outline = max(2.0, size / 18)
-    captions = group_words(words, lambda t: measure_font.getlength(t) + 2 * outline, lay.caption_width,
+    words = [w for w in words if glyphs.runs(w.text)]  # a word made only of characters no font has
+    captions = group_words(words, lambda t: measure_font.length(t) + 2 * outline, lay.caption_width,
                            max_words=theme.words_per_caption, max_lines=theme.caption_lines, clip_end=duration)
     style = CaptionStyle(fonts.family, size, bool(theme.caption_bold), parse_colour(theme.text),
                          parse_colour(theme.highlight), parse_colour(theme.outline), round(outline, 1), 0)
-    return write_ass(captions, lay.width, lay.height, style, lay.caption_centre), captions
+
+    def runs(text: str) -> list[tuple[str, str | None]]:
+        return [(run, family_name(glyphs.fonts[i]) if i else None) for run, i in glyphs.runs(text)]
+
+    return write_ass(captions, lay.width, lay.height, style, lay.caption_centre, runs), captions
+
+
+def glyph_warnings(show_title: str, episode_title: str, words: Sequence[Word], theme: Theme,
+                   fonts: FontSet) -> list[str]:
+    """One line naming the characters that no font here can draw (left out of the video), or nothing."""
+    places: dict[str, list[str]] = {}
+    title = with_fallbacks(fonts.bold)
+    for where, glyphs, texts in (("show title", title, [show_title.upper()]), ("episode title", title, [episode_title]),
+                                 ("captions", caption_glyphs(theme, fonts), [w.text for w in words])):
+        for text in texts:
+            for ch in glyphs.missing(text):
+                places.setdefault(ch, [])
+                if where not in places[ch]:
+                    places[ch].append(where)
+    if not places:
+        return []
+    where = sorted({w for ws in places.values() for w in ws}, key=["show title", "episode title", "captions"].index)
+    return [f"no font here can draw {describe(list(places))} (in the {' and '.join(where)}): "
+            "left out of the video"]
 
 
 # --- rendering -----------------------------------------------------------------------------------------------------
@@ -330,6 +364,9 @@ def render(
         wx, wy, ww, wh = lay.wave
         r, g, b = parse_colour(theme.waveform)
         alpha = max(0.0, min(1.0, theme.waveform_opacity))
+        extra = fallback_dir()
+        if extra is not None and caption_glyphs(theme, fonts).needs_fallback([w.text for w in words]):
+            fonts = dataclasses.replace(fonts, dirs=fonts.dirs + (extra,))  # libass must see the fallback fonts
         fonts_arg = _filter_path(fonts.dirs[0]) if len(fonts.dirs) == 1 else _filter_path(_merged_fonts(fonts, tmp_dir))
         graph = (
             # The waveform is drawn at half size (cheaper), then scaled up.
@@ -417,6 +454,7 @@ class ClipResult:
     poster_time: float
     captions: int
     words: list[Word]
+    warnings: list[str] = dataclasses.field(default_factory=list)  # one line each (characters left out)
 
 
 def make_clip(
@@ -487,20 +525,22 @@ def make_clip(
         first = files.get("square") or next(iter(files.values()))
         with atomic_path(Path(poster)) as tmp:
             extract_frame(first, poster_time, tmp, ffmpeg)
-    return ClipResult(files, poster, poster_time, n_captions, list(local))
+    warnings = glyph_warnings(show_title, episode_title, local, theme, fonts)
+    return ClipResult(files, poster, poster_time, n_captions, list(local), warnings)
 
 
 def transcribe_clip(audio: Path, start: float, duration: float, model: str | None = None,
-                    language: str = "en") -> list[Word]:
-    """Words of just the clip (whole-file times), by the transcriber of ``pipeline.speech.whisper`` on the clip alone."""
+                    language: str = "en", speakers: Sequence[str] = (), workdir: Path | None = None) -> list[Word]:
+    """Words of just the clip (whole-file times), by the transcriber of ``pipeline.speech.whisper`` on the clip alone.
+    ``model``: a model folder (or None: the bundled tiny.en); ``workdir``: where the clip's audio is made."""
     from pipeline.media import run_ffmpeg
     from pipeline.speech.whisper import resolve_model, transcribe_audio
 
-    with tempfile.TemporaryDirectory(prefix="audiogram-asr-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="audiogram-asr-", dir=workdir) as tmp:
         wav = Path(tmp) / "clip.wav"
         run_ffmpeg(["-ss", f"{start:.3f}", "-t", f"{duration:.3f}", "-i", str(audio), "-vn", "-ac", "1",
                     "-ar", "16000", str(wav)], what="clip audio")
-        result = transcribe_audio(wav, model_dir=resolve_model(model), language=language)
+        result = transcribe_audio(wav, model_dir=resolve_model(model), language=language, speakers=list(speakers))
     return [Word(w.start + start, w.end + start, w.text, w.speaker) for w in result.words]
 
 

@@ -50,7 +50,8 @@ def group_words(
     pause: float = 0.7,
     clip_end: float | None = None,
 ) -> list[Caption]:
-    """Split words into captions of a few words, breaking at sentence ends, long pauses and what fits the box.
+    """Split words into captions of a few words, breaking at sentence ends, long pauses, a change of speaker and what
+    fits the box.
 
     ``measure(text)`` gives the drawn width of a line in the same units as ``max_width``.
     """
@@ -63,6 +64,7 @@ def group_words(
             if (
                 len(candidate) > max_words
                 or w.start - prev.end > pause
+                or w.speaker != prev.speaker  # one voice per caption
                 or w.end - current[0].start > max_seconds
                 or ends_sentence(prev.text)
                 or (_CLAUSE_END.search(prev.text) and len(current) >= 2)
@@ -145,6 +147,14 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\u29f5").replace("{", "(").replace("}", ")").replace("\n", " ")
 
 
+def _markup(text: str, runs, font: str) -> str:
+    """A word for an ASS event: escaped, its pieces in other font families wrapped in ``\\fn`` switches."""
+    if runs is None:
+        return _escape(text)
+    return "".join(f"{{\\fn{family}}}{_escape(piece)}{{\\fn{font}}}" if family else _escape(piece)
+                   for piece, family in runs(text))
+
+
 @dataclass(frozen=True)
 class CaptionStyle:
     font: str
@@ -164,8 +174,13 @@ def write_ass(
     height: int,
     style: CaptionStyle,
     centre: tuple[int, int],
+    runs: Callable[[str], Sequence[tuple[str, str | None]]] | None = None,
 ) -> str:
-    """An ASS script: one event per spoken word, the current word highlighted, captions centred at ``centre``."""
+    """An ASS script: one event per spoken word, the current word highlighted, captions centred at ``centre``.
+
+    ``runs(text)`` cuts a word into (piece, font family or None for the style's font): pieces in another family are
+    set in it with ``\\fn`` (characters the caption font lacks).
+    """
     header = [
         "[Script Info]",
         "ScriptType: v4.00+",
@@ -202,7 +217,7 @@ def write_ass(
             for a, b in cap.lines:
                 parts = []
                 for j in range(a, b):
-                    text = _escape(cap.words[j].text)
+                    text = _markup(cap.words[j].text, runs, style.font)
                     parts.append(f"{{\\c{hi}}}{text}{{\\c{normal}}}" if j == i else text)
                 lines.append(" ".join(parts))
             events.append(f"Dialogue: 0,{ass_time(start)},{ass_time(end)},Caption,,0,0,0,,{pos}" + "\\N".join(lines))

@@ -54,13 +54,14 @@ def pick_clip(words, audio_duration: float, target: float, evidence: list[tuple[
 
 
 def tag_evidence(tag: dict | None) -> list[tuple[float, float, float]]:
-    """(start, end, weight) spans from the tag stage's suggestions (manual tags weigh double)."""
+    """(start, end, weight) spans from the tag stage's result: each suggestion's evidence weighs its score, the
+    evidence for the producer's own tags (``manual_evidence``) weighs double (2, whatever the suggester scored)."""
     tag = tag or {}
-    manual = set(tag.get("manual") or [])
+    entries = [(s, float(s.get("score") or 0.0)) for s in tag.get("suggested") or []]
+    entries += [(m, 2.0) for m in tag.get("manual_evidence") or []]
     spans = []
-    for s in tag.get("suggested") or []:
-        weight = float(s.get("score") or 0.0) * (2.0 if s.get("id") in manual else 1.0)
-        for e in s.get("evidence") or []:
+    for entry, weight in entries:
+        for e in entry.get("evidence") or []:
             try:
                 start, end = float(e["start"]), float(e["end"])
             except (KeyError, TypeError, ValueError):

@@ -1,14 +1,21 @@
 """What the pages show: the show, an episode, a condition and the whole site as plain JSON-able data for the
-templates (also the notes and site stages' params), which episodes are published now, and the RSS description."""
+templates (also the notes and site stages' params), which episodes are published now, the RSS description, the
+transcript as paragraphs to read, what social networks are told (Open Graph, Twitter/X cards), the index's pages,
+sitemap.xml and robots.txt."""
 from __future__ import annotations
 
+import math
 from datetime import datetime, timezone
+from pathlib import Path
 
 from pipeline.apple import DESCRIPTION_LIMIT
 
 TRANSCRIPT_LABELS = {"vtt": "WebVTT captions", "srt": "SRT subtitles", "json": "JSON (Podcasting 2.0)",
                      "txt": "Plain text"}
 TRANSCRIPT_ORDER = ["txt", "vtt", "srt", "json"]
+PAGE_PARAGRAPH_CHARS = 320  # a paragraph on the page ends at the first sentence end past this (about 20 s of speech)
+PAGE_PARAGRAPH_GAP = 2.0  # seconds of silence that start a new paragraph
+SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 
 
 def _person(p) -> dict:
@@ -67,10 +74,56 @@ def conditions_of(show, episode, results: dict) -> dict:
     return {"manual": manual, "suggested": suggested}
 
 
-def episode_model(show, episode, results: dict, with_notes: bool = True) -> dict:
+def transcript_paragraphs(path: Path) -> list[dict]:
+    """The transcript at ``path`` (Podcasting 2.0 JSON) as paragraphs to read: start and end (published seconds),
+    speaker when the transcript names one, text and word count. A missing or unreadable transcript gives []."""
+    from pipeline.errors import KindcastError
+    from pipeline.speech.transcript import load_words, paragraphs
+
+    try:
+        words = load_words(path)
+    except KindcastError:
+        return []
+    return [{"start": round(p.start, 2), "end": round(p.end, 2), "speaker": p.speaker, "text": p.text,
+             "words": len(p.words)}
+            for p in paragraphs(words, max_chars=PAGE_PARAGRAPH_CHARS, gap=PAGE_PARAGRAPH_GAP)]
+
+
+def notes_paragraphs(markdown_text: str) -> list[str]:
+    """The producer's notes as plain-text paragraphs (for the search index)."""
+    import re
+
+    from pipeline.web.templating import html_to_text, render_markdown
+
+    html = render_markdown(markdown_text)
+    blocks = re.split(r"</(?:p|li|h[1-6]|blockquote|pre)>", html)
+    return [text for text in (html_to_text(b) for b in blocks) if text]
+
+
+def share_model(show, slug: str, audio: dict | None, clips: list[dict], artwork: str) -> dict:
+    """What an episode page tells social networks: absolute URLs of the image (the first audiogram's poster, else
+    the artwork), the audio and the square audiogram (as og:video)."""
+    from pipeline.web.feed import url_join
+
+    base = show.meta.base_url
+    folder = ["episodes", slug]
+    poster = next((c["poster"] for c in clips if c.get("poster")), None)
+    square = next((f["href"] for c in clips for f in c["files"] if f["size"] == "square"), None)
+    share = {"image": url_join(base, *(folder + poster.split("/") if poster else artwork.split("/"))),
+             "image_alt": None, "audio": None, "audio_type": None, "video": None}
+    if audio:
+        share["audio"] = url_join(base, *folder, *audio["href"].split("/"))
+        share["audio_type"] = audio["mime"]
+    if square:
+        share["video"] = url_join(base, *folder, *square.split("/"))
+    return share
+
+
+def episode_model(show, episode, results: dict, with_notes: bool = True, transcript: list[dict] | None = None) -> dict:
     """The episode as the templates see it. Paths of the episode's own files are relative to its folder
     ``feeds/episodes/<slug>/``; ``artwork`` is relative to ``feeds/``. Without ``with_notes`` (the site's listings)
-    the producer's notes are not rendered and the summary comes from the notes stage's result when there is one."""
+    the producer's notes are not rendered and the summary comes from the notes stage's result when there is one.
+    ``transcript``: the paragraphs to show on the episode's page (see :func:`transcript_paragraphs`)."""
     from pipeline.web.artwork import published_artwork_name, thumb_name
     from pipeline.web.sanitize import safe_url
     from pipeline.web.templating import first_paragraph_text, render_markdown
@@ -107,6 +160,10 @@ def episode_model(show, episode, results: dict, with_notes: bool = True) -> dict
     if not summary:
         summary = first_paragraph_text(episode.notes)
     audio = master.get("file")
+    audio_model = {"href": audio, "mime": master.get("mime") or "audio/mpeg"} if audio else None
+    alternate = master.get("alternate") if isinstance(master.get("alternate"), dict) else None
+    artwork = (f"episodes/{episode.slug}/{published_artwork_name(meta.artwork)}" if meta.artwork
+               else published_artwork_name(show.meta.artwork))
     return {
         "slug": episode.slug,
         "title": meta.title,
@@ -124,12 +181,16 @@ def episode_model(show, episode, results: dict, with_notes: bool = True) -> dict
         "conditions": conditions_of(show, episode, results),
         "transcripts": transcripts,
         "clips": clips,
-        "audio": {"href": audio, "mime": master.get("mime") or "audio/mpeg"} if audio else None,
-        "artwork": (f"episodes/{episode.slug}/{published_artwork_name(meta.artwork)}" if meta.artwork
-                    else published_artwork_name(show.meta.artwork)),
+        "audio": audio_model,
+        "smaller": ({"href": alternate["file"], "mime": alternate.get("mime"), "bytes": alternate.get("bytes"),
+                     "kbps": round(int(alternate.get("bitrate") or 0) / 1000)}
+                    if alternate and alternate.get("file") else None),
+        "artwork": artwork,
         "thumb": (f"episodes/{episode.slug}/{thumb_name(meta.artwork)}" if meta.artwork
                   else thumb_name(show.meta.artwork)),
         "url": f"{show.meta.base_url}episodes/{episode.slug}/notes.html",
+        "share": share_model(show, episode.slug, audio_model, clips, artwork),
+        "transcript": transcript or [],
     }
 
 
@@ -166,7 +227,48 @@ def site_model(show, records, now: datetime | None = None) -> dict:
         "episodes": episodes,
         "conditions": conditions,
         "pillars": pillars,
+        "pages": index_pages([e["slug"] for e in episodes], show.settings.site.per_page),
     }
+
+
+def index_pages(slugs: list[str], per_page: int) -> list[dict]:
+    """The index split into pages of ``per_page`` episodes: page 1 is ``index.html``, page N is ``page/N.html``;
+    ``base`` is the way back to the site's root from that page."""
+    count = max(1, math.ceil(len(slugs) / per_page))
+    return [{"number": n, "path": "index.html" if n == 1 else f"page/{n}.html", "base": "" if n == 1 else "../",
+             "episodes": slugs[(n - 1) * per_page:n * per_page]} for n in range(1, count + 1)]
+
+
+def site_urls(model: dict, extra: list[str] = ()) -> list[tuple[str, str | None]]:
+    """Every page of the site as (path inside feeds/, last change as YYYY-MM-DD or None), for sitemap.xml: the
+    index's pages, every published episode's page (dated by the episode), the conditions and ``extra`` pages."""
+    episodes = model["episodes"]
+    newest = max((e["date"][:10] for e in episodes), default=None)
+    urls: list[tuple[str, str | None]] = [(p["path"], newest) for p in model["pages"]]
+    urls += [(f"episodes/{e['slug']}/notes.html", e["date"][:10]) for e in episodes]
+    urls += [("conditions/index.html", None)] + [(f"conditions/{c['slug']}.html", None) for c in model["conditions"]]
+    urls += [(path, None) for path in extra]
+    return urls
+
+
+def sitemap_xml(base_url: str, urls: list[tuple[str, str | None]]) -> str:
+    """sitemap.xml (sitemaps.org 0.9) with absolute URLs under ``base_url``."""
+    from xml.sax.saxutils import escape
+
+    from pipeline.web.feed import url_join
+
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', f'<urlset xmlns="{SITEMAP_NS}">']
+    for path, lastmod in urls:
+        loc = base_url if path == "index.html" else url_join(base_url, *path.split("/"))
+        lines.append(f"  <url><loc>{escape(loc)}</loc>" + (f"<lastmod>{lastmod}</lastmod>" if lastmod else "")
+                     + "</url>")
+    lines.append("</urlset>")
+    return "\n".join(lines) + "\n"
+
+
+def robots_txt(base_url: str) -> str:
+    """robots.txt: everything may be crawled; where the sitemap is. (It only takes effect at the root of a host.)"""
+    return f"User-agent: *\nAllow: /\n\nSitemap: {base_url}sitemap.xml\n"
 
 
 def rss_description(templates, model: dict) -> str:

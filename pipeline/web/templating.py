@@ -41,13 +41,22 @@ def _clock(seconds) -> str:
     return format_clock(float(seconds or 0))
 
 
+def _stamp(seconds) -> str:
+    """``MM:SS`` (``HH:MM:SS`` from an hour): the chapter timestamps Spotify reads in a description."""
+    total = int(float(seconds or 0))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
 def _md_text(value) -> str:
     """Metadata placed in a Markdown file: HTML-special characters become entities, so a Markdown renderer shows the
     text instead of running it as HTML."""
     return html.escape("" if value is None else str(value), quote=False)
 
 
-def _long_date(iso: str) -> str:
+def long_date(iso: str) -> str:
+    """``14 September 2026``."""
     from datetime import datetime
 
     d = datetime.fromisoformat(iso)
@@ -72,8 +81,9 @@ class Templates:
             keep_trailing_newline=True,
         )
         self.env.filters["clock"] = _clock
+        self.env.filters["stamp"] = _stamp
         self.env.filters["md"] = _md_text
-        self.env.filters["long_date"] = _long_date
+        self.env.filters["long_date"] = long_date
         self._overrides: tuple[str, ...] | None = None
 
     def _sync(self) -> None:
@@ -180,7 +190,7 @@ class Templates:
         if not show_dir.is_dir():
             return problems
         for path in sorted(show_dir.rglob("*")):
-            if (not path.is_file() or path.suffix not in (".html", ".htm", ".md", ".css", ".xml", ".txt")
+            if (not path.is_file() or path.suffix not in (".html", ".htm", ".md", ".css", ".xml", ".txt", ".js")
                     or path.name.upper().startswith("README")):
                 continue
             name = path.relative_to(show_dir).as_posix()

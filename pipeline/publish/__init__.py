@@ -1,0 +1,1 @@
+"""Getting the built tree to listeners: destinations (folder, S3, SFTP), notifications (WebSub, Podcast Index, podping), publishing and watching."""

