@@ -258,12 +258,12 @@ def run_episode(job: EpisodeJob, emit: Emit) -> UnitReport:
     return report
 
 
-def _prepare_process(show: Show, threads: int = 0) -> None:
+def _prepare_process(show: Show, threads: int = 0, fresh: bool = False) -> None:
     """Per process (the build's, or a worker's): temporary files outside the published tree, the code digests'
-    cache, the CPU threads its work may use."""
+    cache (looked at again at the start of each build: ``fresh``), the CPU threads its work may use."""
     keep_temporaries_out_of(show.output_dir, state_dir(show.root) / "tmp" / "files")
     keep_temporaries_out_of(state_dir(show.root) / "stage", state_dir(show.root) / "tmp" / "files")
-    use_code_cache(state_dir(show.root) / "code.json")
+    use_code_cache(state_dir(show.root) / "code.json", fresh=fresh)
     set_cpu_budget(threads)
 
 
@@ -307,7 +307,7 @@ def _build(root: Path, *, only, force, jobs, dry, emit, executor) -> BuildReport
     show = project.require_show()
     if only is not None and only not in {e.slug for e in project.episodes} | set(project.invalid):
         raise KindcastError(f"no episode folder episodes/{only}")
-    _prepare_process(show)
+    _prepare_process(show, fresh=True)
     if not dry:
         _sweep(root, show)
     report = BuildReport(invalid=dict(project.invalid), warnings=list(project.warnings))
