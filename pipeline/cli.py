@@ -142,10 +142,16 @@ def new(ctx: click.Context, slug: str, audio: Path, title: str | None, root: Pat
 def build(ctx: click.Context, only: str | None, force: bool, jobs: int, executor: str | None, scheduler: str | None,
           cluster_timeout: float, root: Path | None) -> None:
     """Build the show into feeds/, redoing only what changed."""
+    base = resolve_root(ctx, root)
+    if not force and only is None:
+        lines = _nothing_changed(base)
+        if lines is not None:
+            for to_err, line in lines:
+                click.echo(line, err=to_err)
+            return
     from pipeline.engine.build import build as run_build
     from pipeline.progress import Reporter
 
-    base = resolve_root(ctx, root)
     with _stopped_by_signals(), Reporter() as reporter, _cluster(executor, scheduler, jobs, cluster_timeout) as runner:
         try:
             report = run_build(base, only=only, force=force, jobs=jobs, emit=reporter.event, executor=runner)
@@ -156,6 +162,19 @@ def build(ctx: click.Context, only: str | None, force: bool, jobs: int, executor
     _summarise(report)
     if not report.ok:
         ctx.exit(1)
+
+
+def _nothing_changed(base: Path) -> list[tuple[bool, str]] | None:
+    """What the last build printed, when it found everything up to date and nothing it judged by has changed since
+    (pipeline/engine/unchanged.py); None: build in full."""
+    from pipeline.engine import unchanged
+
+    if not (base / ".kindcast" / unchanged.FILE).is_file():
+        return None
+    from pipeline.engine.lock import ShowLock
+
+    with ShowLock(base / ".kindcast", "build"):  # another build at work: the usual one line
+        return unchanged.answer(base)
 
 
 def _cluster(executor: str | None, scheduler: str | None, jobs: int, timeout: float):

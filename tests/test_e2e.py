@@ -73,6 +73,11 @@ def test_nothing_changed_means_nothing_runs_and_nothing_is_rewritten(built: Path
     assert "built: show" not in proc.stdout
     assert snapshot(built / "feeds") == before
     # how long it takes is measured by scripts/bench_noop_build.py, not here: a shared machine's timings are noise
+    # that build vouches for the next (.kindcast/unchanged.json), which says the same without loading the show
+    assert (built / ".kindcast" / "unchanged.json").is_file()
+    again = kindcast("build", "--root", built)
+    assert (again.returncode, again.stdout, again.stderr) == (0, proc.stdout, proc.stderr)
+    assert snapshot(built / "feeds") == before
     status = kindcast("status", "--root", built)
     assert status.returncode == 0 and "will run" not in status.stdout
 

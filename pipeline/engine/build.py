@@ -302,6 +302,12 @@ def build(root: Path, *, only: str | None = None, force: bool = False, jobs: int
 
 
 def _build(root: Path, *, only, force, jobs, dry, emit, executor) -> BuildReport:
+    from pipeline.engine import unchanged
+
+    whole = not dry and only is None and not force  # a build that may find the whole show up to date
+    if not dry:
+        unchanged.forget(root)
+    before = unchanged.snapshot(root) if whole else None
     published = published_slugs(root)
     project = load_project(root, published=published)
     show = project.require_show()
@@ -329,6 +335,10 @@ def _build(root: Path, *, only, force, jobs, dry, emit, executor) -> BuildReport
     ctx = ShowContext(show=show, episodes=records, threads=cores())
     state = StateFile(state_path(root, SHOW_UNIT))
     report.show = run_stages(SHOW_UNIT, show_stages(), ctx, state, force=force, dry=dry, emit=emit)
+    ran = any(unit.ran for unit in report.episodes.values()) or report.show.ran
+    if whole and report.ok and not ran and not report.held and not report.pruned:
+        lines = [(True, f"warning: {w}") for w in report.warnings] + report.summary(traces=True)
+        unchanged.record(root, before, project, lines)
     return report
 
 
