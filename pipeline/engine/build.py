@@ -258,12 +258,12 @@ def run_episode(job: EpisodeJob, emit: Emit) -> UnitReport:
     return report
 
 
-def _prepare_process(show: Show, threads: int = 0) -> None:
+def _prepare_process(show: Show, threads: int = 0, fresh: bool = False) -> None:
     """Per process (the build's, or a worker's): temporary files outside the published tree, the code digests'
-    cache, the CPU threads its work may use."""
+    cache (looked at again at the start of each build: ``fresh``), the CPU threads its work may use."""
     keep_temporaries_out_of(show.output_dir, state_dir(show.root) / "tmp" / "files")
     keep_temporaries_out_of(state_dir(show.root) / "stage", state_dir(show.root) / "tmp" / "files")
-    use_code_cache(state_dir(show.root) / "code.json")
+    use_code_cache(state_dir(show.root) / "code.json", fresh=fresh)
     set_cpu_budget(threads)
 
 
@@ -302,12 +302,18 @@ def build(root: Path, *, only: str | None = None, force: bool = False, jobs: int
 
 
 def _build(root: Path, *, only, force, jobs, dry, emit, executor) -> BuildReport:
+    from pipeline.engine import unchanged
+
+    whole = not dry and only is None and not force  # a build that may find the whole show up to date
+    if not dry:
+        unchanged.forget(root)
+    before = unchanged.snapshot(root) if whole else None
     published = published_slugs(root)
     project = load_project(root, published=published)
     show = project.require_show()
     if only is not None and only not in {e.slug for e in project.episodes} | set(project.invalid):
         raise KindcastError(f"no episode folder episodes/{only}")
-    _prepare_process(show)
+    _prepare_process(show, fresh=True)
     if not dry:
         _sweep(root, show)
     report = BuildReport(invalid=dict(project.invalid), warnings=list(project.warnings))
@@ -329,6 +335,10 @@ def _build(root: Path, *, only, force, jobs, dry, emit, executor) -> BuildReport
     ctx = ShowContext(show=show, episodes=records, threads=cores())
     state = StateFile(state_path(root, SHOW_UNIT))
     report.show = run_stages(SHOW_UNIT, show_stages(), ctx, state, force=force, dry=dry, emit=emit)
+    ran = any(unit.ran for unit in report.episodes.values()) or report.show.ran
+    if whole and report.ok and not ran and not report.held and not report.pruned:
+        lines = [(True, f"warning: {w}") for w in report.warnings] + report.summary(traces=True)
+        unchanged.record(root, before, project, lines)
     return report
 
 

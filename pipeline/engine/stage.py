@@ -16,6 +16,7 @@ import ast
 import functools
 import hashlib
 import importlib.util
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar
@@ -29,10 +30,12 @@ def _no_progress(fraction: float) -> None:
 
 
 def _rel(root: Path, path: Path) -> str:
-    try:
-        return str(Path(path).relative_to(root))
-    except ValueError:
-        return str(path)
+    """``path`` relative to ``root`` as text (``path`` itself when outside); string work, as freshness checks ask
+    thousands of times per build."""
+    text, base = os.fspath(path), os.fspath(root).rstrip(os.sep)
+    if text.startswith(base + os.sep) and base:
+        return str(Path(text[len(base) + 1:]))
+    return str(Path(text).relative_to(base)) if Path(text) == Path(base) else str(Path(text))
 
 
 @dataclass
@@ -224,7 +227,11 @@ class _CodeCache:
 _CODE = _CodeCache()
 
 
-def use_code_cache(path: Path) -> None:
+def use_code_cache(path: Path, fresh: bool = False) -> None:
+    """Keep the source digests in ``path``. ``fresh`` (once per build) looks at the source files again; otherwise a
+    process that already uses ``path`` keeps the digests it has (each episode of a build asks)."""
+    if _CODE.path == Path(path) and not fresh:
+        return
     _CODE.load(path)
     code_digest.cache_clear()
 
@@ -241,6 +248,18 @@ def code_digest(modules: tuple[str, ...]) -> str:
             digest.update(path.name.encode())
             digest.update(_CODE.digest(path).encode())
     return digest.hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=None)
+def package_version(dist: str) -> str | None:
+    """An installed distribution's version (None when missing), read once per process: a no-op build asks for every
+    episode, and each lookup scans the installed packages."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return None
 
 
 def stage_version(stage: Stage) -> str:

@@ -84,16 +84,12 @@ class AudiogramStage(Stage):
         return params
 
     def tool_versions(self, ctx: EpisodeContext) -> dict:
-        from importlib.metadata import PackageNotFoundError, version
-
+        from pipeline.engine.stage import package_version
         from pipeline.media import ffmpeg_identity
 
         tools = {"ffmpeg": ffmpeg_identity(ctx.show.settings.ffmpeg)}
         for package in ("font-lato", "manimgx-fonts"):
-            try:
-                tools[package] = version(package)
-            except PackageNotFoundError:
-                tools[package] = "missing"
+            tools[package] = package_version(package) or "missing"
         return tools
 
     def run(self, ctx: EpisodeContext) -> dict:

@@ -87,12 +87,10 @@ class FeedStage(Stage):
         return self.model(ctx)
 
     def tool_versions(self, ctx: ShowContext) -> dict:
-        from importlib.metadata import PackageNotFoundError, version
+        from pipeline.engine.stage import package_version
 
-        try:
-            return {"feedgen": version("feedgen")}
-        except PackageNotFoundError:  # pragma: no cover - feedgen is a dependency
-            return {}
+        found = package_version("feedgen")
+        return {"feedgen": found} if found else {}
 
     # --- the model -----------------------------------------------------------------------------------------------
 

@@ -32,7 +32,7 @@ class NotesStage(Stage):
         name = ((ctx.results.get("transcribe") or {}).get("files") or {}).get("json")
         return ctx.out_dir / name if isinstance(name, str) and name else None
 
-    def _model(self, ctx: EpisodeContext, with_transcript: bool = False) -> dict:
+    def _model(self, ctx: EpisodeContext, with_transcript: bool = False, render: bool = True) -> dict:
         """What the templates see. The transcript's paragraphs are read only when rendering: the params carry the
         transcript file as an input instead (a no-op build does not parse every transcript)."""
         base = "../../"
@@ -40,7 +40,7 @@ class NotesStage(Stage):
         transcript = transcript_paragraphs(path) if path is not None else None
         return {
             "show": show_model(ctx.show),
-            "episode": episode_model(ctx.show, ctx.episode, ctx.results, transcript=transcript),
+            "episode": episode_model(ctx.show, ctx.episode, ctx.results, transcript=transcript, render=render),
             "taxonomy": {"name": ctx.show.taxonomy.name, "pillars": list(ctx.show.taxonomy.pillars)},
             "base": base,
             "page": "episode",
@@ -68,7 +68,7 @@ class NotesStage(Stage):
         return [ctx.out_dir / "notes.html", ctx.out_dir / "notes.md"] + (list(art[1:]) if art else [])
 
     def params(self, ctx: EpisodeContext) -> dict:
-        return self._model(ctx)
+        return self._model(ctx, render=False)  # the notes' Markdown is in it: rendering it would only cost time
 
     def run(self, ctx: EpisodeContext) -> dict:
         from pipeline.fsutil import write_bytes, write_text

@@ -119,11 +119,14 @@ def share_model(show, slug: str, audio: dict | None, clips: list[dict], artwork:
     return share
 
 
-def episode_model(show, episode, results: dict, with_notes: bool = True, transcript: list[dict] | None = None) -> dict:
+def episode_model(show, episode, results: dict, with_notes: bool = True, transcript: list[dict] | None = None,
+                  render: bool = True) -> dict:
     """The episode as the templates see it. Paths of the episode's own files are relative to its folder
     ``feeds/episodes/<slug>/``; ``artwork`` is relative to ``feeds/``. Without ``with_notes`` (the site's listings)
     the producer's notes are not rendered and the summary comes from the notes stage's result when there is one.
-    ``transcript``: the paragraphs to show on the episode's page (see :func:`transcript_paragraphs`)."""
+    ``transcript``: the paragraphs to show on the episode's page (see :func:`transcript_paragraphs`). Without
+    ``render`` (the notes stage's freshness check) the Markdown is not turned into HTML: the model still changes
+    whenever the page would, since it holds the notes' Markdown."""
     from pipeline.web.artwork import published_artwork_name, thumb_name
     from pipeline.web.sanitize import safe_url
     from pipeline.web.templating import first_paragraph_text, render_markdown
@@ -153,11 +156,11 @@ def episode_model(show, episode, results: dict, with_notes: bool = True, transcr
             "files": [{"size": size, "href": href} for size, href in files.items() if href],
             "poster": clip.get("poster"),
         })
-    notes_html = render_markdown(episode.notes) if with_notes else None
+    notes_html = render_markdown(episode.notes) if with_notes and render else None
     summary = (meta.summary or "").strip()
     if not summary and not with_notes:
         summary = str((results.get("notes") or {}).get("summary") or "")
-    if not summary:
+    if not summary and render:
         summary = first_paragraph_text(episode.notes)
     audio = master.get("file")
     audio_model = {"href": audio, "mime": master.get("mime") or "audio/mpeg"} if audio else None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import html
+import os
 import re
 import threading
 import traceback
@@ -90,7 +91,7 @@ class Templates:
         """Jinja2 reloads a cached template when *its* file changes, but not when a show override appears for (or
         disappears from) a name that was loaded from the packaged defaults: forget the cache when that happens."""
         show_dir = self.dirs[0]
-        found = tuple(sorted(str(p) for p in show_dir.rglob("*") if p.is_file())) if show_dir.is_dir() else ()
+        found = tuple(sorted(os.path.join(folder, name) for folder, _, names in os.walk(show_dir) for name in names))
         if found != self._overrides:
             if self._overrides is not None and self.env.cache is not None:
                 self.env.cache.clear()
