@@ -20,6 +20,7 @@ from __future__ import annotations
 import bisect
 import functools
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
@@ -334,6 +335,22 @@ def _fill_holes(pipeline, samples, stretches, found, language, beam_size: int, h
 
 # --- transcription ---------------------------------------------------------------------------------------------------
 
+@dataclass
+class _Unit:
+    """One track of one block, ready to decode (see :func:`transcribe_audio`)."""
+
+    offset: float  # where the block starts in the file (s)
+    seconds: float  # the block's length
+    k: int  # the track's place in the list of tracks
+    samples: "object"  # the track's samples
+    other: "object"  # the other channel's samples (a channel transcribed on its own), else None
+    stretches: list[tuple[float, float]]
+    decoded: "object"  # what the model reads: the samples, levelled for one mixed track
+    speaker: str | None
+    segments: Iterator  # the batched pipeline's segments, decoded as they are read
+    language: str | None  # the language the pipeline took or detected
+
+
 def transcribe_audio(
     path: Path,
     *,
@@ -385,46 +402,73 @@ def transcribe_audio(
     words: list[Word] = []
     raw_spans: list[tuple[float, float]] = []  # each word's times in the file read (the diarizer's timeline)
     report = progress or (lambda fraction: None)
-    for offset, block in audio_blocks(path, 2 if channels else 1):
-        block_seconds = block.shape[1] / SAMPLE_RATE
-        for k, (index, speaker) in enumerate(tracks):
-            samples = block[0] if index is None else block[index]
-            other = None if index is None else block[1 - index]
-            stretches = speech_stretches(samples)
+    units = ((offset, block, k, index, speaker) for offset, block in audio_blocks(path, 2 if channels else 1)
+             for k, (index, speaker) in enumerate(tracks))
+
+    def prepare(language: str | None) -> _Unit | None:
+        """The next track of the next block, read and made ready to decode (its speech stretches, the levelled audio,
+        the batched pipeline's voice activity detection and features), or None at the end."""
+        unit = next(units, None)
+        if unit is None:
+            return None
+        offset, block, k, index, speaker = unit
+        samples = block[0] if index is None else block[index]
+        other = None if index is None else block[1 - index]
+        stretches = speech_stretches(samples)
+        # levelling is for one mixed track (a quiet voice after a loud one); on a channel of its own it would only
+        # raise the other microphone's bleed
+        decoded = level_speech(samples, stretches) if LEVEL and other is None else samples
+        segments, seen = pipeline.transcribe(
+            decoded, language=language, beam_size=beam_size, batch_size=BATCH_SIZE, word_timestamps=True,
+            vad_filter=True, hotwords=hotwords or None, chunk_length=CHUNK_SECONDS)
+        return _Unit(offset, block.shape[1] / SAMPLE_RATE, k, samples, other, stretches, decoded, speaker, segments,
+                     seen.language)
+
+    # While the model decodes one block, a second thread reads and prepares the next one and runs the speaker
+    # embeddings of this one: that work is on one core (decoding the file, the voice activity detector, the
+    # features), so alone it would leave the other core idle. The same work is done in the same order, so the
+    # transcript is the same as one thread's; one block ahead is held in memory.
+    ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transcribe-ahead")
+    embedded = []
+    try:
+        coming = ahead.submit(prepare, language)
+        while (unit := coming.result()) is not None:
+            language = language or unit.language  # detected in the first block, then kept
             if diarizer is not None:
-                diarizer.add(offset, samples, stretches)
-            # levelling is for one mixed track (a quiet voice after a loud one); on a channel of its own it would only
-            # raise the other microphone's bleed
-            decoded = level_speech(samples, stretches) if LEVEL and other is None else samples
-            segments, seen = pipeline.transcribe(
-                decoded, language=language, beam_size=beam_size, batch_size=BATCH_SIZE, word_timestamps=True,
-                vad_filter=True, hotwords=hotwords or None, chunk_length=CHUNK_SECONDS)
-            language = language or seen.language  # detected in the first block, then kept
+                embedded.append(ahead.submit(diarizer.add, unit.offset, unit.samples, unit.stretches))
+            coming = ahead.submit(prepare, language)
             found_words: list = []
-            for seg in segments:
+            for seg in unit.segments:
                 found = seg.words or []
                 if seg.compression_ratio > COMPRESSION_LIMIT:
-                    found = _redo(model, decoded, seg.start, seg.end, language, beam_size, hotwords)
+                    found = _redo(model, unit.decoded, seg.start, seg.end, language, beam_size, hotwords)
                 found_words += [w for w in found if w.word.strip()]
-                done = offset + block_seconds * (k + min(seg.end, block_seconds) / block_seconds) / len(tracks)
+                done = unit.offset + unit.seconds * (unit.k + min(seg.end, unit.seconds) / unit.seconds) / len(tracks)
                 report(min(1.0, done / total))
             if FILL_HOLES:
-                found_words = _fill_holes(pipeline, decoded, stretches, found_words, language, beam_size, hotwords)
+                found_words = _fill_holes(pipeline, unit.decoded, unit.stretches, found_words, language, beam_size,
+                                          hotwords)
             found_words.sort(key=lambda w: w.start)
             for w in found_words:
                 text = w.word.strip()
-                if other is not None and _rms_db(samples, w.start, w.end) < _rms_db(other, w.start, w.end) - BLEED_DB:
+                if unit.other is not None and \
+                        _rms_db(unit.samples, w.start, w.end) < _rms_db(unit.other, w.start, w.end) - BLEED_DB:
                     continue  # the other speaker, heard through this microphone
-                start, end = offset + w.start, offset + max(w.end, w.start)
+                start, end = unit.offset + w.start, unit.offset + max(w.end, w.start)
                 raw = (start, end)
                 if time_map is not None:
                     mapped = time_map(start)
                     if mapped is None:
                         continue
                     end, start = mapped + (end - start), mapped
-                words.append(Word(round(start, 3), round(end, 3), text, speaker))
+                words.append(Word(round(start, 3), round(end, 3), text, unit.speaker))
                 raw_spans.append(raw)
-        report(min(1.0, (offset + block_seconds) / total))
+            if unit.k == len(tracks) - 1:
+                report(min(1.0, (unit.offset + unit.seconds) / total))
+        for job in embedded:
+            job.result()  # an error in the speaker embeddings is raised here
+    finally:
+        ahead.shutdown(wait=True, cancel_futures=True)
     if diarizer is not None:
         from pipeline.speech.diarize import speaker_of_words
 
