@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from pipeline import __version__
-from pipeline.errors import KindcastError, ValidationFailed
+from pipeline.errors import KindcastError, ValidationFailed, problem_lines
 
 
 def root_option(fn):
@@ -41,11 +41,14 @@ def _err(message: str) -> None:
     click.echo(message, err=True)
 
 
+def _print_lines(lines) -> None:
+    """(to stderr?, text) pairs, as BuildReport.summary and problem_lines give them."""
+    for to_err, line in lines:
+        click.echo(line, err=to_err)
+
+
 def _print_problems(problems, warnings=()) -> None:
-    for w in warnings:
-        _err(f"warning: {w}")
-    for p in problems:
-        _err(f"error: {p}")
+    _print_lines(problem_lines(problems, warnings))
 
 
 @cli.command()
@@ -146,8 +149,7 @@ def build(ctx: click.Context, only: str | None, force: bool, jobs: int, executor
     if not force and only is None:
         lines = _nothing_changed(base)
         if lines is not None:
-            for to_err, line in lines:
-                click.echo(line, err=to_err)
+            _print_lines(lines)
             return
     from pipeline.engine.build import build as run_build
     from pipeline.progress import Reporter
@@ -158,8 +160,7 @@ def build(ctx: click.Context, only: str | None, force: bool, jobs: int, executor
         except ValidationFailed as exc:
             _print_problems(exc.problems)
             raise
-    _print_problems([p for probs in report.invalid.values() for p in probs], report.warnings)
-    _summarise(report)
+    _print_lines(report.summary(traces=True))
     if not report.ok:
         ctx.exit(1)
 
@@ -169,11 +170,12 @@ def _nothing_changed(base: Path) -> list[tuple[bool, str]] | None:
     (pipeline/engine/unchanged.py); None: build in full."""
     from pipeline.engine import unchanged
 
-    if not (base / ".kindcast" / unchanged.FILE).is_file():
+    answer_file = unchanged.location(base)
+    if not answer_file.is_file():
         return None
     from pipeline.engine.lock import ShowLock
 
-    with ShowLock(base / ".kindcast", "build"):  # another build at work: the usual one line
+    with ShowLock(answer_file.parent, "build"):  # another build at work: the usual one line
         return unchanged.answer(base)
 
 
@@ -212,14 +214,6 @@ def _stopped_by_signals():
                           "build goes on from where this one stopped") from None
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _summarise(report) -> None:
-    for to_err, line in report.summary(traces=True):
-        if to_err:
-            _err(line)
-        else:
-            click.echo(line)
 
 
 @cli.command()

@@ -32,3 +32,8 @@ class ValidationFailed(KindcastError):
     def __init__(self, problems: list[Problem]):
         self.problems = list(problems)
         super().__init__("; ".join(str(p) for p in self.problems))
+
+
+def problem_lines(problems, warnings=()) -> list[tuple[bool, str]]:
+    """Warnings, then problems, as the lines kindcast prints for them (all on stderr: the flag is True)."""
+    return [(True, f"warning: {w}") for w in warnings] + [(True, f"error: {p}") for p in problems]

@@ -27,7 +27,7 @@ from pipeline.engine.stage import (EpisodeContext, EpisodeRecord, ShowContext, S
                                    save_code_cache, use_code_cache)
 from pipeline.engine.staging import is_temporary, staging_for
 from pipeline.engine.state import StateFile
-from pipeline.errors import KindcastError, Problem
+from pipeline.errors import KindcastError, Problem, problem_lines
 from pipeline.faults import checkpoint
 from pipeline.fsutil import keep_temporaries_out_of
 from pipeline.procs import set_cpu_budget
@@ -83,10 +83,12 @@ class BuildReport:
         report = self.show if unit == SHOW_UNIT else self.episodes.get(unit)
         return report.ran if report else []
 
-    def summary(self, *, traces: bool = False, problems_above: bool = True) -> list[tuple[bool, str]]:
+    def summary(self, *, traces: bool = False, with_problems: bool = True) -> list[tuple[bool, str]]:
         """The build's outcome as lines for a person, each with whether it belongs on stderr; the build command and
-        ``watch`` both print these. ``problems_above``: the episode.md problems were already printed one per line."""
-        lines: list[tuple[bool, str]] = []
+        ``watch`` both print these. ``with_problems``: first the show's warnings and every episode.md problem, one per
+        line (else each skipped episode names its first problem)."""
+        lines = problem_lines([p for problems in self.invalid.values() for p in problems],
+                              self.warnings) if with_problems else []
         built = up = 0
         for slug, unit in sorted(self.episodes.items()):
             if unit.failed:
@@ -101,7 +103,7 @@ class BuildReport:
                 up += 1
             lines.extend((True, f"warning: {slug}: {warning}") for warning in unit.warnings)
         for slug, problems in sorted(self.invalid.items()):
-            if problems_above or not problems:
+            if with_problems or not problems:
                 lines.append((True, f"skipped: {slug}: its episode.md has problems (above)"))
             else:
                 more = f" (and {len(problems) - 1} more: kindcast check)" if len(problems) > 1 else ""
@@ -337,8 +339,7 @@ def _build(root: Path, *, only, force, jobs, dry, emit, executor) -> BuildReport
     report.show = run_stages(SHOW_UNIT, show_stages(), ctx, state, force=force, dry=dry, emit=emit)
     ran = any(unit.ran for unit in report.episodes.values()) or report.show.ran
     if whole and report.ok and not ran and not report.held and not report.pruned:
-        lines = [(True, f"warning: {w}") for w in report.warnings] + report.summary(traces=True)
-        unchanged.record(root, before, project, lines)
+        unchanged.record(root, before, project, report.summary(traces=True))  # what the build command prints
     return report
 
 

@@ -32,10 +32,11 @@ def _no_progress(fraction: float) -> None:
 def _rel(root: Path, path: Path) -> str:
     """``path`` relative to ``root`` as text (``path`` itself when outside); string work, as freshness checks ask
     thousands of times per build."""
-    text, base = os.fspath(path), os.fspath(root).rstrip(os.sep)
-    if text.startswith(base + os.sep) and base:
-        return str(Path(text[len(base) + 1:]))
-    return str(Path(text).relative_to(base)) if Path(text) == Path(base) else str(Path(text))
+    text, base = str(Path(path)), str(Path(root))
+    prefix = base if base.endswith(os.sep) else base + os.sep
+    if text.startswith(prefix):
+        return text[len(prefix):]
+    return "." if text == base else text
 
 
 @dataclass

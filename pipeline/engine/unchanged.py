@@ -27,7 +27,7 @@ _ENV_PREFIXES = ("KINDCAST_", "DASK_")
 _ENV_NAMES = ("PATH", "IMAGEIO_FFMPEG_EXE", "TZ")
 
 
-def _path(root: Path) -> Path:
+def location(root: Path) -> Path:
     return Path(root) / ".kindcast" / FILE  # pipeline.show.STATE_DIR, not imported here: it loads the models
 
 
@@ -47,7 +47,7 @@ def _stat(path: str) -> list[int] | None:
 def forget(root: Path) -> None:
     """Called before a build does anything: what the file vouches for is about to change."""
     try:
-        _path(root).unlink()
+        location(root).unlink()
     except OSError:
         pass
 
@@ -55,7 +55,7 @@ def forget(root: Path) -> None:
 def answer(root: Path) -> list[tuple[bool, str]] | None:
     """The lines the last build printed, when nothing it judged by has changed since; else None."""
     try:
-        data = json.loads(_path(root).read_text(encoding="utf-8"))
+        data = json.loads(location(root).read_text(encoding="utf-8"))
         if data.get("version") != VERSION or data.get("environment") != _environment():
             return None
         due = data.get("due")
@@ -134,4 +134,4 @@ def _record(root: Path, paths: dict, project, lines) -> None:
     future = [e.meta.date.timestamp() for e in project.episodes if e.meta.date > now]
     data = {"version": VERSION, "environment": _environment(), "due": min(future) if future else None,
             "paths": paths, "lines": [[err, line] for err, line in lines]}
-    write_text(_path(root), json.dumps(data, separators=(",", ":")))
+    write_text(location(root), json.dumps(data, separators=(",", ":")))

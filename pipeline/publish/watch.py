@@ -175,7 +175,7 @@ class Watcher:
             self.emit(f"failed: internal error: {exc!r}")
             self._schedule(started)
             return
-        for _, line in report.summary(problems_above=False):
+        for _, line in report.summary(with_problems=False):
             self.emit(line)
         self._schedule(started)
         if self.publish_enabled:

@@ -150,16 +150,9 @@ class TranscribeStage(Stage):
         }
 
 
-@functools.lru_cache(maxsize=1)
 def _library_versions() -> tuple:
-    """Versions of the speech libraries, read once per process (a no-op build checks every episode)."""
-    from importlib.metadata import PackageNotFoundError, version
+    """Versions of the speech libraries (read once per process: a no-op build checks every episode)."""
+    from pipeline.engine.stage import package_version
 
-    found = []
-    for dist in ("faster-whisper", "ctranslate2"):
-        try:
-            found.append((dist, version(dist)))
-        except PackageNotFoundError:
-            found.append((dist, None))
-    return tuple(found)
+    return tuple((dist, package_version(dist)) for dist in ("faster-whisper", "ctranslate2"))
 
