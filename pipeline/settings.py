@@ -42,7 +42,8 @@ class CleanupSettings(Section):
     denoise: bool = Field(True, description="reduce steady background noise (ffmpeg afftdn, noise floor measured)")
     denoise_db: float = Field(24.0, ge=3, le=40, description="how strongly (afftdn's noise reduction, dB)")
     leveler: bool = Field(True, description="bring quiet and loud speakers and passages to the same loudness")
-    max_gain_db: float = Field(18.0, ge=0, le=30, description="the most the leveler lifts a quiet passage")
+    max_gain_db: float = Field(18.0, ge=0, le=30,
+                               description="the most the leveler lifts a quiet passage above the loud speech")
     pause_db: float = Field(12.0, ge=0, le=40, description="how far the leveler lowers what remains in the "
                             "pauses (0: leaves them at the speech's gain or lower)")
 

@@ -71,6 +71,64 @@ def test_leveler_and_denoiser_meet_the_bars(interview, tmp_path):
     assert abs(rep["after"]["integrated_lufs"] - result.lufs) < 0.05
 
 
+def test_a_quiet_recording_is_levelled_like_a_loud_one(interview, tmp_path):
+    """The leveler's lift counts from the loud speech, not from the target: the same interview recorded 10 dB quieter
+    (its guest 32 dB under the target, more than ``max_gain_db`` 18) still comes out with the speakers together."""
+    from pipeline.media import run_ffmpeg
+
+    src, truth = interview
+    quiet = tmp_path / "quiet.wav"
+    run_ffmpeg(["-i", str(src), "-af", "volume=-10dB", "-c:a", "pcm_s16le", str(quiet)])
+    raw = score_interview(quiet, truth)
+    assert raw["speakers"]["guest"] < -19.0 - 18.0 - 5 and raw["spread"] > 9, raw
+    result = master(MasterJob(source=quiet, output=tmp_path / "out.mp3", mono_target_lufs=-19.0))
+    got = score_interview(result.file, truth, result.timeline)
+    assert got["spread"] <= 1.5 and got["speech_to_pause"] >= 30, got
+    assert abs(got["lufs"] + 19.0) <= 0.5 and got["true_peak"] <= -1.0, got
+
+
+LONG_ANSWERS = {
+    "title": "A guest who talks most",
+    "speakers": SCRIPT["speakers"],
+    "turns": [
+        {"speaker": "host", "text": "How did the garden start?"},
+        {"speaker": "guest", "text": "It started with a bare lot behind the bus depot. Nobody owned it, or nobody "
+                                     "admitted to it. A retired teacher planted tomatoes along the fence, and the "
+                                     "drivers on their breaks began to water them. By the end of that summer there "
+                                     "were beans, squash and a bench made from old pallets."},
+        {"speaker": "host", "text": "Mm-hm."},
+        {"speaker": "guest", "text": "Then the neighbours from the flats came down with seedlings of their own, "
+                                     "peppers and coriander and a kind of melon none of us had seen before. We had "
+                                     "arguments about the water, of course, and about the compost, but we sorted "
+                                     "them out over soup on Sunday evenings."},
+        {"speaker": "host", "text": "Who looks after it now?"},
+        {"speaker": "guest", "text": "Everyone and no one. There is a rota on the shed door, but mostly people just "
+                                     "turn up. Children come after school and pick the strawberries before they are "
+                                     "ripe, and the drivers still water the tomatoes, every single day, rain or "
+                                     "shine. It belongs to whoever is there."},
+    ],
+}
+
+
+def test_a_guest_who_talks_most_keeps_the_pauses_down(tmp_path):
+    """The quiet guest speaks nearly all the time, so the pauses are few and the noise sits only about 10 LU under
+    the voice heard most: the noise floor must still be found (steady), and the pauses must not take the guest's
+    lift."""
+    script = tmp_path / "long.yaml"
+    script.write_text(yaml.safe_dump(LONG_ANSWERS), encoding="utf-8")
+    src = tmp_path / "long.wav"
+    subprocess.run([sys.executable, str(REPO / "scripts" / "make_interview.py"), str(script), str(src), "--seed", "2"],
+                   check=True, capture_output=True)
+    truth = json.loads(src.with_suffix(".json").read_text())
+    raw = score_interview(src, truth)
+    assert raw["spread"] > 9 and raw["speech_to_pause"] < 16, raw
+    result = master(MasterJob(source=src, output=tmp_path / "out.mp3", mono_target_lufs=-19.0))
+    got = score_interview(result.file, truth, result.timeline)
+    assert got["spread"] <= 1.5 and got["speech_to_pause"] >= 30, got
+    assert result.report["cleanup"]["denoise_db"] is not None  # the floor was taken for noise
+    assert abs(got["lufs"] + 19.0) <= 0.5 and got["true_peak"] <= -1.0, got
+
+
 def test_each_part_can_be_switched_off(interview, tmp_path):
     src, truth = interview
     plain = master(MasterJob(source=src, output=tmp_path / "plain.mp3", mono_target_lufs=-19.0, highpass_hz=None,

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from pipeline.audio.leveler import (ENVELOPE_RATE, MIN_FLOOR_GAP, credible_floor, gain_for, noise_floor,
-                                    plan_levels)
+from pipeline.audio.leveler import (ENVELOPE_RATE, MIN_FLOOR_GAP, credible_floor, gain_for, loud_speech,
+                                    noise_floor, plan_levels)
 from pipeline.audio.measure import decode_problem, decode_warning, loudness_of, measure
 from pipeline.audio.plan import plan_segments, sound_bounds
 from pipeline.audio.render import MIME, Cleanup, Encoding, apply_and_verify, build_graph, ffmetadata
@@ -164,11 +164,12 @@ def master(job: MasterJob, progress: Progress | None = None) -> MasterResult:
         raise KindcastError(f"{named}: the published part is silent (no loudness above -70 LUFS)")
     kept_blocks = [v for e, v in zip(m.block_end, m.block_lufs) if any(s - 0.05 <= e - 0.4 and e <= t + 0.05
                                                                        for s, t in segments)]
-    floor = noise_floor(kept_blocks or list(m.block_lufs))
-    noisy = credible_floor(floor, speech_lufs) and floor > DENOISE_BELOW
+    blocks = kept_blocks or list(m.block_lufs)
+    floor, credible = noise_floor(blocks), credible_floor(blocks)
+    noisy = credible and floor > DENOISE_BELOW
     denoise = (job.denoise_db, floor + DENOISE_FLOOR_OFFSET) if job.denoise_db and noisy else None
     # without a credible floor (few pauses), every block above the silence is speech to the leveler
-    plan_floor = floor if credible_floor(floor, speech_lufs) else speech_lufs - 2 * MIN_FLOOR_GAP
+    plan_floor = floor if credible else loud_speech(blocks) - 2 * MIN_FLOOR_GAP
     plan = (plan_levels(m, target, max_gain_db=job.max_gain_db, segments=segments, denoised=denoise is not None,
                         floor=plan_floor) if job.leveler else None)
 
