@@ -38,15 +38,19 @@ SCRIPT = {
 }
 
 
+def make_recording(script: dict, folder: Path, seed: int) -> tuple[Path, dict]:
+    """The interview ``script`` made by scripts/make_interview.py in ``folder``: (the recording, its truth)."""
+    source = folder / "script.yaml"
+    source.write_text(yaml.safe_dump(script), encoding="utf-8")
+    out = folder / "interview.wav"
+    subprocess.run([sys.executable, str(REPO / "scripts" / "make_interview.py"), str(source), str(out), "--seed",
+                    str(seed)], check=True, capture_output=True)
+    return out, json.loads(out.with_suffix(".json").read_text())
+
+
 @pytest.fixture(scope="module")
 def interview(tmp_path_factory) -> tuple[Path, dict]:
-    tmp = tmp_path_factory.mktemp("interview")
-    script = tmp / "script.yaml"
-    script.write_text(yaml.safe_dump(SCRIPT), encoding="utf-8")
-    out = tmp / "interview.wav"
-    subprocess.run([sys.executable, str(REPO / "scripts" / "make_interview.py"), str(script), str(out), "--seed", "3"],
-                   check=True, capture_output=True)
-    return out, json.loads(out.with_suffix(".json").read_text())
+    return make_recording(SCRIPT, tmp_path_factory.mktemp("interview"), seed=3)
 
 
 def _turns(truth: dict) -> tuple[tuple[str, float, float], ...]:
@@ -114,12 +118,7 @@ def test_a_guest_who_talks_most_keeps_the_pauses_down(tmp_path):
     """The quiet guest speaks nearly all the time, so the pauses are few and the noise sits only about 10 LU under
     the voice heard most: the noise floor must still be found (steady), and the pauses must not take the guest's
     lift."""
-    script = tmp_path / "long.yaml"
-    script.write_text(yaml.safe_dump(LONG_ANSWERS), encoding="utf-8")
-    src = tmp_path / "long.wav"
-    subprocess.run([sys.executable, str(REPO / "scripts" / "make_interview.py"), str(script), str(src), "--seed", "2"],
-                   check=True, capture_output=True)
-    truth = json.loads(src.with_suffix(".json").read_text())
+    src, truth = make_recording(LONG_ANSWERS, tmp_path, seed=2)
     raw = score_interview(src, truth)
     assert raw["spread"] > 9 and raw["speech_to_pause"] < 16, raw
     result = master(MasterJob(source=src, output=tmp_path / "out.mp3", mono_target_lufs=-19.0))

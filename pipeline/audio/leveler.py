@@ -30,15 +30,16 @@ from pipeline.audio.measure import Measurement
 
 BLOCK = 0.4  # seconds: the momentary block
 HOP = 0.1  # seconds between blocks
-NOISE_PERCENTILE = 2.0  # the noise floor: this percentile of the block loudnesses (floored at SILENT); a conversation
-# of long turns has few pauses (the 5th percentile sat 1.9 LU above the noise in one of a guest's long answers)
+NOISE_PERCENTILE = 2.0  # the noise floor: this percentile of the block loudnesses (digital silence left out); a
+# conversation of long turns has few pauses (the 5th percentile sat 1.9 LU above the noise in one of a guest's long
+# answers)
 SILENT = -100.0  # LUFS given to digital silence
 SPEECH_ABOVE_NOISE = 6.0  # LU above the noise floor that count as speech
 # A "floor" closer than this to the loud speech (the LOUD_BLOCKS_PERCENTILE of the blocks) may be soft speech, not
 # noise: a recording with few pauses (read speech, a monologue) has no quiet blocks to measure. The loud speech, not
 # the integrated loudness: a quiet guest who talks most pulls the integrated loudness down towards the noise.
 # Measured: the development interviews' noise sits 22-23 LU under the loud speech; LJSpeech's 5th percentile (soft
-# words) 12.6 LU, and treated as noise it cost 2.1 WER points (its 2nd percentile, 20 LU under, costs 0.5).
+# words) 12.6 LU, and treated as noise it cost 2.1 WER points (its 2nd percentile, 20 LU under, costs 0.9).
 MIN_FLOOR_GAP = 17.5
 LOUD_BLOCKS_PERCENTILE = 95.0
 # ... or a floor nearer the loud speech than that but steady is noise all the same: a guest who talks most, 11 LU
