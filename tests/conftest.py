@@ -5,6 +5,7 @@ the real command line in a subprocess; ``SPEECH`` is the shared folder of real s
 """
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,11 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+
+# The commands the tests start must take Ctrl-C as they do in a terminal. A suite started in the background by a
+# non-interactive shell (`cmd &`, nohup) inherits SIGINT ignored, and an ignored signal stays ignored across exec, so
+# `kindcast watch` and `build` would rightly ignore the SIGINT the tests send them, as background jobs should.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 SPEECH = REPO.parent / "shared" / "speech"
 needs_speech = pytest.mark.skipif(not SPEECH.is_dir(), reason="needs ../shared/speech (real recordings: a fresh clone "
                                   "has none; CI has it)")
