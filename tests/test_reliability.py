@@ -448,6 +448,28 @@ def test_ctrl_c_stops_a_parallel_build_at_once_and_leaves_nothing_running(built,
 
 
 @pytest.mark.slow
+def test_a_build_in_the_background_ignores_ctrl_c_and_so_do_its_workers(built, tmp_path):
+    """`kindcast build &` from a shell runs with SIGINT ignored: a Ctrl-C typed for the foreground job reaches the
+    whole process group, and neither the build nor its worker processes may die of it."""
+    root = copy_of(built, tmp_path)
+    marker = tmp_path / "paused"
+    env = {**os.environ, "KINDCAST_PAUSE_AT": "transcribe:start", "KINDCAST_PAUSE_FILE": str(marker)}
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "build", "--force", "--jobs", "2", "--root",
+                             str(root)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    deadline = time.monotonic() + 120
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists()
+    os.killpg(proc.pid, signal.SIGINT)
+    time.sleep(0.5)
+    marker.unlink()  # the paused worker goes on
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0 and "killed by" not in err, err
+    assert "2 episodes built" in out, out
+
+
+@pytest.mark.slow
 def test_a_worker_that_dies_fails_its_episode_only(built, tmp_path):
     root = copy_of(built, tmp_path)
     env = {**os.environ, "KINDCAST_KILL_AT": "transcribe:start",  # the first worker to get there is killed

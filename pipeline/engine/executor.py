@@ -55,7 +55,10 @@ def _child(fn, job, conn) -> None:
     from pipeline.procs import die_with_parent
 
     die_with_parent()
-    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends the worker at once; the build reports it
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        # Ctrl-C ends the worker at once; the build reports it. A build started in the background (`kindcast build &`)
+        # ignores SIGINT, and its workers inherit that (an ignored signal stays ignored across exec): they keep it.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
     try:
         result = fn(job, lambda event: conn.send(("event", event)))
     except Exception as exc:  # a bug: the build reports it for this job and goes on
