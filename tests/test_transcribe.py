@@ -313,3 +313,46 @@ def test_build_names_speakers_from_a_mono_master_through_the_raw_recording(tmp_p
     assert horizon.speaker == "Rae Right"
     assert horizon.start < 2.5  # the 3 s of leading silence were trimmed by the master, and the times follow
     assert {w.speaker for w in words if w.text.lower().startswith(("wizard", "curtain"))} == {"Lee Left"}
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (Debian package) for speech")
+def test_what_the_batched_pass_skipped_is_decoded_again_in_one_clip(tmp_path, model_dir):
+    """The batched pass sometimes keeps only the last sentence of a chunk. Words lost from neighbouring stretches of
+    speech are found as holes, joined into one clip, and decoded again by the real model (sequentially, so it cannot
+    skip); the words around them stay as they were."""
+    from faster_whisper import BatchedInferencePipeline
+
+    lines = ["The garden opened on Saturday morning.", "Forty neighbours brought their own tools.",
+             "Nobody expected so many children to come.", "She planted the first apple tree herself."]
+    parts = []
+    for i, line in enumerate(lines):
+        subprocess.run(["espeak-ng", "-s", "150", "-w", str(tmp_path / f"{i}.wav"), line], check=True)
+        parts.append(str(tmp_path / f"{i}.wav"))
+    wav = tmp_path / "four.wav"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", *sum((["-i", p] for p in parts), []), "-filter_complex",
+                    "".join(f"[{i}]apad=pad_dur=0.6[a{i}];" for i in range(4)) + "".join(f"[a{i}]" for i in range(4))
+                    + "concat=n=4:v=0:a=1", "-ar", "16000", "-ac", "1", str(wav)], check=True)
+    samples = next(core.audio_blocks(wav, 1))[1][0]
+    stretches = core.speech_stretches(samples)
+    model = core.load_model(str(model_dir), "int8", 2)
+    segments, _ = BatchedInferencePipeline(model).transcribe(samples, language="en", word_timestamps=True,
+                                                             vad_filter=True)
+    full = [w for seg in segments for w in seg.words]
+    assert {"neighbours", "children"} <= set(norm(" ".join(w.word for w in full)))
+    # what a skip leaves: the second and third sentences gone, the first word after them stretched over them
+    gone = (stretches[1][0] - 0.05, stretches[2][1] + 0.05)
+    assert gone[1] < stretches[3][0]
+    found = [w for w in full if not gone[0] <= w.start < gone[1]]
+    assert not {"neighbours", "children"} & set(norm(" ".join(w.word for w in found)))
+    assert core._holes(stretches, found) == [(stretches[1][0], stretches[2][1])]  # two holes, one clip
+
+    calls = []
+    decode = model.transcribe
+    model.transcribe = lambda *a, **k: (calls.append(k["clip_timestamps"]), decode(*a, **k))[1]
+    out = core._fill_holes(model, samples, stretches, found, "en", 5, None)
+    assert len(calls) == 1 and len(calls[0]) == 2
+    text = norm(" ".join(w.word for w in sorted(out, key=lambda w: w.start)))
+    assert {"neighbours", "tools", "children"} <= set(text)
+    assert text[:3] == ["the", "garden", "opened"] and text[-2:] == ["tree", "herself"]
+    kept = [w for w in out if not gone[0] <= w.start < gone[1]]
+    assert kept == found  # the words around the holes are untouched

@@ -268,10 +268,11 @@ CHUNK_SECONDS = 30  # speech decoded at once by the batched pass (VAD stretches 
 LEVEL = True  # each stretch of speech brought to LEVEL_DBFS before decoding (a quiet voice is otherwise skipped)
 LEVEL_DBFS = -22.0
 LEVEL_MAX_GAIN_DB = 30.0
-FILL_HOLES = True  # stretches of speech the batched pass left without words are decoded again on their own
+FILL_HOLES = True  # stretches of speech the batched pass left without words are decoded again, sequentially
 HOLE_WORDS_PER_SECOND = 1.0  # a stretch of speech in which no word starts is a hole, and so is one of at least
 HOLE_LONG_SECONDS = 3.0  # HOLE_LONG_SECONDS in which fewer than HOLE_WORDS_PER_SECOND start (speech: 2-3 words/s)
 HOLE_MIN_SECONDS = 0.4
+HOLE_JOIN_SECONDS = 2.0  # holes this close together are decoded as one clip
 
 
 def speech_stretches(samples) -> list[tuple[float, float]]:
@@ -301,26 +302,38 @@ def level_speech(samples, stretches: list[tuple[float, float]]):
     return out
 
 
-def _fill_holes(pipeline, samples, stretches, found, language, beam_size: int, hotwords) -> list:
-    """``found`` with the stretches of speech the batched pass skipped decoded again on their own. The batched pass
-    decodes up to 30 s at once without timestamps and sometimes jumps from one sentence to a later one; the word
-    alignment then stretches a word or two over what was skipped, so a hole is a stretch in which no word starts (or a
-    long one where few do). A hole's new words replace the old ones starting in it when there are more of them, and
-    never overlap a word kept around it."""
+def _holes(stretches, found) -> list[tuple[float, float]]:
+    """The stretches of speech the batched pass skipped, joined when less than HOLE_JOIN_SECONDS apart: a stretch in
+    which no word starts is a hole, and so is a long one in which few do (the word alignment stretches a neighbour
+    over what was skipped, so coverage alone does not show it)."""
     starts = sorted(w.start for w in found)
-    holes = []
+    holes: list[tuple[float, float]] = []
     for a, b in stretches:
         if b - a < HOLE_MIN_SECONDS:
             continue
         begun = bisect.bisect_left(starts, b) - bisect.bisect_left(starts, a)
         if begun == 0 or (b - a >= HOLE_LONG_SECONDS and begun < HOLE_WORDS_PER_SECOND * (b - a)):
-            holes.append((a, b))
+            if holes and a - holes[-1][1] <= HOLE_JOIN_SECONDS:
+                holes[-1] = (holes[-1][0], b)
+            else:
+                holes.append((a, b))
+    return holes
+
+
+def _fill_holes(model, samples, stretches, found, language, beam_size: int, hotwords) -> list:
+    """``found`` with the stretches of speech the batched pass skipped decoded again by the sequential decoder. The
+    batched pass decodes up to 30 s at once without timestamps and sometimes jumps from one sentence to a later one
+    (most often it keeps only the last sentence of a chunk); the sequential decoder moves on by its timestamps, so it
+    cannot skip. Neighbouring holes are decoded as one clip: a skipped chunk is many holes, and each clip costs a whole
+    30 s window to encode. A hole's new words replace the old ones starting in it when there are more of them, and
+    never overlap a word kept around it."""
+    holes = _holes(stretches, found)
     if not holes:
         return found
     duration = len(samples) / SAMPLE_RATE
-    clips = [{"start": max(0.0, a - 0.1), "end": min(duration, b + 0.1, a + 29.0)} for a, b in holes]
-    segments, _ = pipeline.transcribe(samples, language=language, beam_size=beam_size, batch_size=BATCH_SIZE,
-                                      word_timestamps=True, clip_timestamps=clips, hotwords=hotwords or None)
+    clips = [t for a, b in holes for t in (max(0.0, a - 0.1), min(duration, b + 0.1))]
+    segments, _ = model.transcribe(samples, language=language, beam_size=beam_size, word_timestamps=True,
+                                   condition_on_previous_text=False, clip_timestamps=clips, hotwords=hotwords or None)
     fresh = [w for seg in segments if seg.compression_ratio <= COMPRESSION_LIMIT for w in seg.words or []
              if w.word.strip()]
     out = list(found)
@@ -446,7 +459,7 @@ def transcribe_audio(
                 done = unit.offset + unit.seconds * (unit.k + min(seg.end, unit.seconds) / unit.seconds) / len(tracks)
                 report(min(1.0, done / total))
             if FILL_HOLES:
-                found_words = _fill_holes(pipeline, unit.decoded, unit.stretches, found_words, language, beam_size,
+                found_words = _fill_holes(model, unit.decoded, unit.stretches, found_words, language, beam_size,
                                           hotwords)
             found_words.sort(key=lambda w: w.start)
             for w in found_words:
