@@ -6,6 +6,7 @@ Exit codes: 0 success; 1 a user mistake, problems found, or an episode failed; 2
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import signal
 import sys
@@ -51,6 +52,20 @@ def _print_problems(problems, warnings=()) -> None:
     _print_lines(problem_lines(problems, warnings))
 
 
+def _environment_warnings(project) -> list:
+    """What the show asks for that this machine cannot give yet (a secret the environment lacks)."""
+    from pipeline.errors import Problem
+    from pipeline.publish.notify import PODPING_TOKEN_ENV
+    from pipeline.show import EPISODES_DIR, SHOW_FILE
+
+    show = project.show
+    if show is not None and show.meta.publish.podping and not os.environ.get(PODPING_TOKEN_ENV, "").strip():
+        return [Problem(f"{EPISODES_DIR}/{SHOW_FILE}", "publish.podping",
+                        f"on, but {PODPING_TOKEN_ENV} is not set here: podping.cloud refuses a ping without it (publish "
+                        "keeps the ping and tries again next time)")]
+    return []
+
+
 @cli.command()
 @root_option
 @click.pass_context
@@ -63,7 +78,7 @@ def check(ctx: click.Context, root: Path | None) -> None:
     base = resolve_root(ctx, root)
     project = load_project(base, published=published_slugs(base))
     problems = project.problems + templates_for(base).check()
-    _print_problems(problems, project.warnings)
+    _print_problems(problems, project.warnings + _environment_warnings(project))
     if problems:
         raise ValidationFailed(problems)
     click.echo(f"ok: show '{project.show.meta.title}', {len(project.episodes)} episodes")

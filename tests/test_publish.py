@@ -296,6 +296,18 @@ def test_check_names_file_and_field_of_bad_publish_settings(tmp_path):
     assert "error: episodes/show.yaml: publish.to: no passwords in show.yaml" in proc.stderr
 
 
+def test_check_warns_when_podping_is_on_without_its_token(tmp_path, monkeypatch):
+    root = make_show(tmp_path / "show")
+    set_publish(root, podping=True)
+    monkeypatch.delenv("PODPING_TOKEN", raising=False)
+    proc = kindcast("check", "--root", root)
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: episodes/show.yaml: publish.podping: on, but PODPING_TOKEN is not set here" in proc.stderr
+    monkeypatch.setenv("PODPING_TOKEN", "abc123")
+    proc = kindcast("check", "--root", root)
+    assert proc.returncode == 0 and "podping" not in proc.stderr, proc.stderr
+
+
 def test_publish_refuses_a_missing_or_unsafe_destination(show):
     cases = {
         (): "no destination: give --to DEST or set publish.to",
