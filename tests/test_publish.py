@@ -4,9 +4,14 @@ that change it work on a copy (copies keep mtimes, so the copy's build state sta
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -16,6 +21,7 @@ from conftest import kindcast, make_show, synth, write_episode
 from servers import notification_server
 
 FEED_URL = "https://example.org/podcast/feed.xml"
+LOCK = ".kindcast-publish.lock"
 PREFIX = "https://op3.dev/e/"
 
 
@@ -104,6 +110,41 @@ def test_publish_to_a_folder_copies_the_tree_feed_last_and_nothing_twice(show, t
     assert "0 uploaded" in second.stdout
     assert {p: p.stat().st_mtime_ns for p in dest.rglob("*") if p.is_file()} == stamps
     assert hub[1] == []  # --no-notify
+
+
+def test_two_machines_never_publish_to_one_destination_at_once(show, tmp_path):
+    """A second copy of the show (another machine) publishing while the first is at it is refused with a message
+    naming the first; once the first is done it finds everything there. A lock left 7 hours ago by a publish that was
+    killed is taken over."""
+    dest = tmp_path / "www"
+    other = tmp_path / "laptop" / "show"
+    shutil.copytree(show, other, symlinks=True)
+    marker = tmp_path / "paused"
+    env = {**os.environ, "KINDCAST_PAUSE_AT": "publish:locked", "KINDCAST_PAUSE_FILE": str(marker)}
+    first = subprocess.Popen([sys.executable, "-m", "pipeline", "publish", "--to", str(dest), "--no-notify", "--root",
+                              str(show)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists()
+    assert json.loads((dest / LOCK).read_text())["pid"] == first.pid
+
+    second = kindcast("publish", "--to", dest, "--no-notify", "--root", other)
+    assert second.returncode == 1 and "Traceback" not in second.stderr
+    assert f"another publish is writing there: " in second.stderr and f"(process {first.pid})" in second.stderr
+    assert uploaded(second) == [] and tree(dest) == {}
+    marker.unlink()
+    out, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    assert not (dest / LOCK).exists() and tree(dest) == tree(show / "feeds")
+    third = kindcast("publish", "--to", dest, "--no-notify", "--root", other, check=True)
+    assert uploaded(third) == []
+
+    started = (datetime.now(timezone.utc) - timedelta(hours=7)).isoformat()
+    (dest / LOCK).write_text(json.dumps({"host": "old-laptop", "pid": 1, "started": started, "token": "t"}))
+    fourth = kindcast("publish", "--to", dest, "--no-notify", "--root", other, check=True)
+    assert "taking over the lock of a publish from old-laptop" in fourth.stdout + fourth.stderr
+    assert not (dest / LOCK).exists()
 
 
 def test_dry_run_lists_changes_and_sends_nothing(show, tmp_path, hub):
@@ -227,12 +268,21 @@ def test_publish_to_s3(show, monkeypatch):
         assert head("episodes/ep-one/transcript.srt")[0] == "application/x-subrip"
         assert head("episodes/ep-one/transcript.json")[0] == "application/json"
         written = [k.removeprefix("shows/test/") for k in log.puts("podcast")]
-        files = [k for k in written if k != ".kindcast-manifest.json"]
+        assert written[0] == LOCK  # taken first, and gone at the end (the listing above)
+        files = [k for k in written if k not in (".kindcast-manifest.json", LOCK)]
         assert sorted(files) == sorted(local) and files[-1] == "feed.xml"
 
         log.lines.clear()
         second = kindcast("publish", "--no-notify", "--root", show, check=True)
-        assert uploaded(second) == [] and log.puts("podcast") == []
+        assert uploaded(second) == [] and log.puts("podcast") == [f"shows/test/{LOCK}"]
+
+        # another machine's publish holds the bucket: a conditional write (If-None-Match) keeps this one out
+        s3.put_object(Bucket="podcast", Key=f"shows/test/{LOCK}", Body=json.dumps(
+            {"host": "studio-mac", "pid": 4242, "started": datetime.now(timezone.utc).isoformat(), "token": "t"}))
+        held = kindcast("publish", "--no-notify", "--root", show)
+        assert held.returncode == 1 and "Traceback" not in held.stderr
+        assert "another publish is writing there: studio-mac (process 4242)" in held.stderr
+        s3.delete_object(Bucket="podcast", Key=f"shows/test/{LOCK}")
 
         monkeypatch.delenv("AWS_ACCESS_KEY_ID")
         monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
@@ -252,15 +302,16 @@ def test_publish_over_sftp_resumes_after_an_interruption(show, tmp_path, monkeyp
         # podhost: ~/.ssh/config gives the address, port and user; the key is ~/.ssh/id_ed25519
         set_publish(show, to="sftp://podhost/srv/podcast")
         remote = server.root / "srv" / "podcast"
-        # The server takes four files (two recordings, each followed by the manifest), then fails the fifth
-        # half-way, like a full disk.
-        server.budget["files"] = 4
+        # The server takes five files (the publish lock, then two recordings, each followed by the manifest), then
+        # fails the sixth half-way, like a full disk.
+        server.budget["files"] = 5
         broken = kindcast("publish", "--no-notify", "--root", show)
         assert broken.returncode == 1 and "disk full" in broken.stderr and "Traceback" not in broken.stderr
         first = uploaded(broken)
         assert first == ["episodes/ep-one/ep-one.mp3", "episodes/ep-two/ep-two.mp3"]
         assert not (remote / "feed.xml").exists()
         assert any(p.name.startswith(".kindcast-upload-") for p in remote.rglob("*"))
+        assert not (remote / LOCK).exists()  # released although the publish failed
 
         server.budget["files"] = None
         resumed = kindcast("publish", "--no-notify", "--root", show, check=True)

@@ -116,6 +116,11 @@ class Destination:
         """Remove ``rel`` (no error when it is already gone)."""
         raise NotImplementedError
 
+    def create(self, rel: str, data: bytes) -> bool:
+        """Write ``data`` at ``rel`` only when nothing is there, in one step no other client can come between: True
+        when written, False when ``rel`` already exists (the publish lock)."""
+        raise NotImplementedError
+
     def close(self) -> None:
         pass
 
@@ -200,6 +205,17 @@ class FolderDestination(Destination):
         with self._replacing(rel) as tmp:
             tmp.write_bytes(data)
 
+    def create(self, rel: str, data: bytes) -> bool:
+        path = self._path(rel)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        return True
+
     def delete(self, rel: str) -> None:
         path = self._path(rel)
         with contextlib.suppress(FileNotFoundError):
@@ -279,6 +295,19 @@ class S3Destination(Destination):
         with self._errors():
             self.client.put_object(Bucket=self.bucket, Key=self._key(rel), Body=data, ContentType=content_type,
                                    CacheControl=cache_control)
+
+    def create(self, rel: str, data: bytes) -> bool:
+        from botocore.exceptions import ClientError
+
+        with self._errors():
+            try:  # a conditional write (If-None-Match: *): S3 refuses it with 412 when the key exists
+                self.client.put_object(Bucket=self.bucket, Key=self._key(rel), Body=data, IfNoneMatch="*",
+                                       ContentType="application/json", CacheControl="no-store")
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412"):
+                    return False
+                raise
+        return True
 
     def delete(self, rel: str) -> None:
         with self._errors():
@@ -402,6 +431,24 @@ class SFTPDestination(Destination):
             await self._replace(tmp, final)
 
         self._run(run())
+
+    def create(self, rel: str, data: bytes) -> bool:
+        final = self._remote(rel)
+
+        async def run() -> bool:
+            await self._mkdirs(posixpath.dirname(final))
+            try:
+                async with self._sftp.open(final, "xb") as fh:  # O_CREAT | O_EXCL on the server
+                    await fh.write(data)
+            except self._asyncssh.SFTPFileAlreadyExists:
+                return False
+            except self._asyncssh.SFTPFailure:
+                if await self._sftp.exists(final):  # SFTP version 3 servers say only "failure"
+                    return False
+                raise
+            return True
+
+        return self._run(run())
 
     def delete(self, rel: str) -> None:
         async def run() -> None:

@@ -4,16 +4,23 @@ removed files after the new feed is up, then tell the hubs.
 The destination keeps a manifest (``.kindcast-manifest.json``: each file's SHA-256 and size, and the notifications
 still owed) so that any machine can publish the same show there and a publish that was interrupted is finished by
 the next one: a file counts as published only once the manifest says so and the destination holds it at that size.
+While a publish writes, the destination holds a lock file (``.kindcast-publish.lock``), so that two machines never
+publish there at once.
 """
 from __future__ import annotations
 
 import contextlib
 import json
+import os
+import socket
+import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from pipeline.errors import KindcastError, Problem, ValidationFailed
+from pipeline.faults import checkpoint
 from pipeline.publish.destinations import TEMP_PREFIX, Destination
 from pipeline.publish.notify import Notifier, notifiers_for
 from pipeline.publish.tree import (CACHE_NONE, MANIFEST, LocalFile, cache_control, content_type, feed_problems,
@@ -137,11 +144,78 @@ def plan(files: dict[str, LocalFile], listing: dict[str, int], manifest: Manifes
     return leftovers, gone
 
 
+LOCK = ".kindcast-publish.lock"  # at the destination while a publish writes there
+LOCK_STALE_SECONDS = 6 * 3600  # a lock this old is left by a publish that was killed: it is taken over
+
+
+@contextlib.contextmanager
+def destination_lock(dest: Destination, emit: Emit) -> Iterator[None]:
+    """One publish at a time at a destination, whichever machine it runs on: the lock file is created only when
+    none is there (an exclusive create on a folder or over SFTP, a conditional write on S3) and removed at the end.
+    Another machine's lock stops this publish with a message naming it; one over LOCK_STALE_SECONDS old is taken
+    over with a warning."""
+    mine = {"host": socket.gethostname(), "pid": os.getpid(), "started": _now().isoformat(timespec="seconds"),
+            "token": uuid.uuid4().hex}
+    data = json.dumps(mine).encode()
+    if not dest.create(LOCK, data):
+        held = _read_lock(dest)
+        started = _lock_time(held)
+        age = (_now() - started).total_seconds() if started else None
+        if age is None or age < LOCK_STALE_SECONDS:
+            who = (f"{held.get('host', '?')} (process {held.get('pid', '?')}) since {held.get('started')}"
+                   if held else "a publish that has only just begun, or one that died while starting")
+            raise KindcastError(f"{dest.label}: another publish is writing there: {who}; publish again when it has "
+                                f"finished (if none is running any more, delete {LOCK} there)")
+        emit(f"warning: {dest.label}: taking over the lock of a publish from {held.get('host', '?')} that began "
+             f"{held.get('started')}, over {LOCK_STALE_SECONDS // 3600} hours ago (killed?)")
+        dest.delete(LOCK)
+        if not dest.create(LOCK, data):
+            raise KindcastError(f"{dest.label}: another publish took the lock at the same moment; publish again "
+                                "when it has finished")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(KindcastError):
+            held = _read_lock(dest)
+            if held is not None and held.get("token") == mine["token"]:
+                dest.delete(LOCK)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _read_lock(dest: Destination) -> dict | None:
+    try:
+        held = json.loads(dest.read(LOCK) or b"")
+    except ValueError:
+        return None
+    return held if isinstance(held, dict) else None
+
+
+def _lock_time(held: dict | None) -> datetime | None:
+    try:
+        started = datetime.fromisoformat(str((held or {})["started"]))
+    except (KeyError, ValueError):
+        return None
+    return started if started.tzinfo else None
+
+
 def publish(show, dest: Destination, *, dry: bool = False, notify: bool = True, emit: Emit = lambda line: None
             ) -> PublishReport:
-    """Publish ``show``'s built tree to ``dest``; see the module's docstring for the guarantees."""
+    """Publish ``show``'s built tree to ``dest``; see the module's docstring for the guarantees. A dry run only
+    reads; a real one holds the destination's lock (:func:`destination_lock`) from reading the manifest to the end."""
+    files, info = check_tree(show)  # before anything is written there
+    if dry:
+        return _publish(show, dest, files, info, dry=True, notify=notify, emit=emit)
+    with destination_lock(dest, emit):
+        checkpoint("publish:locked")
+        return _publish(show, dest, files, info, dry=False, notify=notify, emit=emit)
+
+
+def _publish(show, dest: Destination, files: dict[str, LocalFile], info: dict, *, dry: bool, notify: bool,
+             emit: Emit) -> PublishReport:
     settings = show.meta.publish
-    files, info = check_tree(show)
     feed_url = info.get("self_url") or show.meta.base_url + FEED_FILE
     notifiers: list[Notifier] = notifiers_for(settings, show.meta.medium)
     announced = set(info.get("hubs") or [])
