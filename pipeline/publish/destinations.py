@@ -299,14 +299,22 @@ class S3Destination(Destination):
     def create(self, rel: str, data: bytes) -> bool:
         from botocore.exceptions import ClientError
 
+        put = {"Bucket": self.bucket, "Key": self._key(rel), "Body": data, "ContentType": "application/json",
+               "CacheControl": "no-store"}
         with self._errors():
-            try:  # a conditional write (If-None-Match: *): S3 refuses it with 412 when the key exists
-                self.client.put_object(Bucket=self.bucket, Key=self._key(rel), Body=data, IfNoneMatch="*",
-                                       ContentType="application/json", CacheControl="no-store")
+            try:  # a conditional write (If-None-Match: *): refused with 412 when the key exists (409: being written)
+                self.client.put_object(**put, IfNoneMatch="*")
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412"):
+                code = exc.response.get("Error", {}).get("Code")
+                if code in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
                     return False
-                raise
+                if code not in ("NotImplemented", "501"):
+                    raise
+                # a service without conditional writes: look, then write (two machines starting within the same
+                # second could both get through)
+                if self.read(rel) is not None:
+                    return False
+                self.client.put_object(**put)
         return True
 
     def delete(self, rel: str) -> None:
