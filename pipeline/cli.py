@@ -61,8 +61,8 @@ def _environment_warnings(project) -> list:
     show = project.show
     if show is not None and show.meta.publish.podping and not os.environ.get(PODPING_TOKEN_ENV, "").strip():
         return [Problem(f"{EPISODES_DIR}/{SHOW_FILE}", "publish.podping",
-                        f"on, but {PODPING_TOKEN_ENV} is not set here: podping.cloud refuses a ping without it (publish "
-                        "keeps the ping and tries again next time)")]
+                        f"on, but {PODPING_TOKEN_ENV} is not set here: podping.cloud refuses a ping without it "
+                        "(publish keeps the ping and tries again next time)")]
     return []
 
 

@@ -162,12 +162,12 @@ def destination_lock(dest: Destination, emit: Emit) -> Iterator[None]:
         started = _lock_time(held)
         age = (_now() - started).total_seconds() if started else None
         if age is None or age < LOCK_STALE_SECONDS:
-            who = (f"{held.get('host', '?')} (process {held.get('pid', '?')}) since {held.get('started')}"
-                   if held else "a publish that has only just begun, or one that died while starting")
+            who = (f"{_shown(held.get('host'))} (process {_shown(held.get('pid'))}) "
+                   f"since {_shown(held.get('started'))}" if held else "a publish that has only just begun, or one that died while starting")
             raise KindcastError(f"{dest.label}: another publish is writing there: {who}; publish again when it has "
                                 f"finished (if none is running any more, delete {LOCK} there)")
-        emit(f"warning: {dest.label}: taking over the lock of a publish from {held.get('host', '?')} that began "
-             f"{held.get('started')}, over {LOCK_STALE_SECONDS // 3600} hours ago (killed?)")
+        emit(f"warning: {dest.label}: taking over the lock of a publish from {_shown(held.get('host'))} that began "
+             f"{_shown(held.get('started'))}, over {LOCK_STALE_SECONDS // 3600} hours ago (killed?)")
         dest.delete(LOCK)
         if not dest.create(LOCK, data):
             raise KindcastError(f"{dest.label}: another publish took the lock at the same moment; publish again "
@@ -179,6 +179,12 @@ def destination_lock(dest: Destination, emit: Emit) -> Iterator[None]:
             held = _read_lock(dest)
             if held is not None and held.get("token") == mine["token"]:
                 dest.delete(LOCK)
+
+
+def _shown(value) -> str:
+    """A value from another machine's lock file, fit for one line of a terminal."""
+    text = "".join(c if c.isprintable() else "?" for c in str("?" if value is None else value))
+    return text[:80]
 
 
 def _now() -> datetime:
