@@ -163,7 +163,8 @@ def destination_lock(dest: Destination, emit: Emit) -> Iterator[None]:
         age = (_now() - started).total_seconds() if started else None
         if age is None or age < LOCK_STALE_SECONDS:
             who = (f"{_shown(held.get('host'))} (process {_shown(held.get('pid'))}) "
-                   f"since {_shown(held.get('started'))}" if held else "a publish that has only just begun, or one that died while starting")
+                   f"since {_shown(held.get('started'))}" if held
+                   else "a publish that has only just begun, or one that died while starting")
             raise KindcastError(f"{dest.label}: another publish is writing there: {who}; publish again when it has "
                                 f"finished (if none is running any more, delete {LOCK} there)")
         emit(f"warning: {dest.label}: taking over the lock of a publish from {_shown(held.get('host'))} that began "
