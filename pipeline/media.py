@@ -10,6 +10,7 @@ import functools
 import json
 import os
 import re
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -310,10 +311,14 @@ def ffmpeg_command(args: Sequence[str], ffmpeg: str | None = None) -> list[str]:
 def start_ffmpeg(args: Sequence[str], *, ffmpeg: str | None = None, stdin=None, stdout=None,
                  cwd: str | None = None, text: bool = True) -> subprocess.Popen:
     """Start ffmpeg with ``args`` (without the binary); its stderr is a pipe to read with :func:`stream_stderr`.
-    It dies with kindcast (see :mod:`pipeline.procs`): a killed build leaves no ffmpeg behind."""
+    It dies with kindcast (see :mod:`pipeline.procs`): a killed build leaves no ffmpeg behind. When kindcast ignores
+    SIGINT (started in the background by a shell), ffmpeg runs in a session of its own: it sets its own SIGINT
+    handler, so an inherited "ignore" would not keep a Ctrl-C meant for the foreground job from stopping it."""
     proc = subprocess.Popen(ffmpeg_command(args, ffmpeg), stdin=subprocess.DEVNULL if stdin is None else stdin,
                             stdout=subprocess.DEVNULL if stdout is None else stdout, stderr=subprocess.PIPE,
-                            cwd=cwd, preexec_fn=die_with_parent, **({"text": True, "errors": "replace"} if text else {}))
+                            cwd=cwd, preexec_fn=die_with_parent,
+                            start_new_session=signal.getsignal(signal.SIGINT) is signal.SIG_IGN,
+                            **({"text": True, "errors": "replace"} if text else {}))
     checkpoint("ffmpeg:started")
     return proc
 

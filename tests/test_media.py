@@ -163,3 +163,30 @@ def test_harmless_errors_are_forgiven(tmp_path):
     for path in (joined, short):
         m = measure(path, channels=2, threshold_db=-45, min_silence=0.5)
         assert decode_problem(m) is None and decode_warning(m) is None, path.name
+
+
+def test_ffmpeg_of_a_build_in_the_background_is_not_stopped_by_a_ctrl_c_for_the_foreground(tmp_path):
+    """A shell starts `kindcast build &` with SIGINT ignored, in the same process group as its foreground job.
+    ffmpeg sets its own SIGINT handler, so it must not be in that group: the Ctrl-C is not for it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    script = ("from pipeline.media import run_ffmpeg\n"
+              "run_ffmpeg(['-re', '-f', 'lavfi', '-i', 'sine=d=3', '-f', 'null', '-'], what='tone')\n"
+              "print('done')\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[1],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    deadline = time.monotonic() + 30
+    while not children.read_text().split() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert children.read_text().split(), "ffmpeg did not start"
+    time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and out.strip() == "done", err
