@@ -10,7 +10,6 @@ import functools
 import json
 import os
 import re
-import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Callable, Iterable, Sequence
 
 from pipeline.errors import KindcastError
 from pipeline.faults import checkpoint
-from pipeline.procs import die_with_parent
+from pipeline.procs import die_with_parent, ignores_ctrl_c
 
 AUDIO_EXTENSIONS = (".wav", ".mp3", ".m4a", ".flac", ".ogg", ".opus", ".aac")
 
@@ -317,7 +316,7 @@ def start_ffmpeg(args: Sequence[str], *, ffmpeg: str | None = None, stdin=None, 
     proc = subprocess.Popen(ffmpeg_command(args, ffmpeg), stdin=subprocess.DEVNULL if stdin is None else stdin,
                             stdout=subprocess.DEVNULL if stdout is None else stdout, stderr=subprocess.PIPE,
                             cwd=cwd, preexec_fn=die_with_parent,
-                            start_new_session=signal.getsignal(signal.SIGINT) is signal.SIG_IGN,
+                            start_new_session=ignores_ctrl_c(),
                             **({"text": True, "errors": "replace"} if text else {}))
     checkpoint("ffmpeg:started")
     return proc

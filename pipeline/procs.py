@@ -32,6 +32,12 @@ def die_with_parent() -> None:
         _prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
 
 
+def ignores_ctrl_c() -> bool:
+    """Was this process started with SIGINT ignored, as a shell starts a job in the background (`cmd &`) when it has
+    no job control? Such a process and what it starts must not die of a Ctrl-C meant for the foreground job."""
+    return signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+
+
 _budget = 0
 
 

@@ -2,8 +2,14 @@
 they must agree on what they both read: a recording's duration and channels, in every format kindcast accepts."""
 from __future__ import annotations
 
+import os
 import random
 import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -168,13 +174,6 @@ def test_harmless_errors_are_forgiven(tmp_path):
 def test_ffmpeg_of_a_build_in_the_background_is_not_stopped_by_a_ctrl_c_for_the_foreground(tmp_path):
     """A shell starts `kindcast build &` with SIGINT ignored, in the same process group as its foreground job.
     ffmpeg sets its own SIGINT handler, so it must not be in that group: the Ctrl-C is not for it."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
-
     script = ("from pipeline.media import run_ffmpeg\n"
               "run_ffmpeg(['-re', '-f', 'lavfi', '-i', 'sine=d=3', '-f', 'null', '-'], what='tone')\n"
               "print('done')\n")

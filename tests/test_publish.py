@@ -131,7 +131,7 @@ def test_two_machines_never_publish_to_one_destination_at_once(show, tmp_path):
 
     second = kindcast("publish", "--to", dest, "--no-notify", "--root", other)
     assert second.returncode == 1 and "Traceback" not in second.stderr
-    assert f"another publish is writing there: " in second.stderr and f"(process {first.pid})" in second.stderr
+    assert "another publish is writing there: " in second.stderr and f"(process {first.pid})" in second.stderr
     assert uploaded(second) == [] and tree(dest) == {}
     marker.unlink()
     out, err = first.communicate(timeout=120)

@@ -424,18 +424,24 @@ def _processes_under(root: Path) -> list[str]:
     return found
 
 
-@pytest.mark.slow
-def test_ctrl_c_stops_a_parallel_build_at_once_and_leaves_nothing_running(built, tmp_path):
-    root = copy_of(built, tmp_path)
-    marker = tmp_path / "paused"
+def paused_parallel_build(root: Path, marker: Path, **popen) -> subprocess.Popen:
+    """``kindcast build --force --jobs 2`` in a process group of its own, returned once a worker waits at the start
+    of transcription (until ``marker`` is removed)."""
     env = {**os.environ, "KINDCAST_PAUSE_AT": "transcribe:start", "KINDCAST_PAUSE_FILE": str(marker)}
     proc = subprocess.Popen([sys.executable, "-m", "pipeline", "build", "--force", "--jobs", "2", "--root",
                              str(root)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, **popen)
     deadline = time.monotonic() + 120
     while not marker.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert marker.exists()
+    return proc
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_a_parallel_build_at_once_and_leaves_nothing_running(built, tmp_path):
+    root = copy_of(built, tmp_path)
+    proc = paused_parallel_build(root, tmp_path / "paused")
     started = time.monotonic()
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
     out, err = proc.communicate(timeout=30)
@@ -453,14 +459,7 @@ def test_a_build_in_the_background_ignores_ctrl_c_and_so_do_its_workers(built, t
     whole process group, and neither the build nor its worker processes may die of it."""
     root = copy_of(built, tmp_path)
     marker = tmp_path / "paused"
-    env = {**os.environ, "KINDCAST_PAUSE_AT": "transcribe:start", "KINDCAST_PAUSE_FILE": str(marker)}
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "build", "--force", "--jobs", "2", "--root",
-                             str(root)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
-    deadline = time.monotonic() + 120
-    while not marker.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert marker.exists()
+    proc = paused_parallel_build(root, marker, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     os.killpg(proc.pid, signal.SIGINT)  # one worker paused, the other perhaps in the middle of an ffmpeg run
     time.sleep(0.5)
     deadline = time.monotonic() + 300

@@ -52,12 +52,12 @@ class SerialExecutor(Executor):
 
 
 def _child(fn, job, conn) -> None:
-    from pipeline.procs import die_with_parent
+    from pipeline.procs import die_with_parent, ignores_ctrl_c
 
     die_with_parent()
-    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
-        # Ctrl-C ends the worker at once; the build reports it. A build started in the background (`kindcast build &`)
-        # ignores SIGINT, and its workers inherit that (an ignored signal stays ignored across exec): they keep it.
+    if not ignores_ctrl_c():
+        # Ctrl-C ends the worker at once; the build reports it. A build started in the background inherits SIGINT
+        # ignored (an ignored signal stays ignored across exec), and its workers keep it so.
         signal.signal(signal.SIGINT, signal.SIG_DFL)
     try:
         result = fn(job, lambda event: conn.send(("event", event)))

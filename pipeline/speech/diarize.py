@@ -32,7 +32,8 @@ SAMPLE_RATE = 16000
 N_FFT, WIN_SAMPLES, HOP_SAMPLES, N_MELS = 512, 400, 160, 40  # the encoder's features (from the ONNX metadata)
 FRAME = HOP_SAMPLES / SAMPLE_RATE  # 10 ms
 WINDOW_FRAMES = 80  # the encoder reads 0.8 s at a time
-STEP_FRAMES = 160  # one window every 1.6 s (half the speech): measured as accurate as every 0.4 or 0.8 s on two voices, at a quarter or half the cost
+STEP_FRAMES = 160  # one window every 1.6 s (half the speech): measured as accurate as every 0.4 or 0.8 s on two
+# voices, at a quarter or half the cost
 PIECE_SECONDS = 2.4  # windows are clustered in pieces of about this length
 SWITCH_PENALTY = 0.5  # cost (in cosine similarity) of a change of voice inside an unbroken stretch of speech
 BACKCHANNEL_SECONDS = 1.0  # a run of words shorter than this inside another voice's turn belongs to that turn
