@@ -146,6 +146,12 @@ def test_two_machines_never_publish_to_one_destination_at_once(show, tmp_path):
     assert "taking over the lock of a publish from old-laptop" in fourth.stdout + fourth.stderr
     assert not (dest / LOCK).exists()
 
+    (dest / LOCK).write_text("\x1b[2J not a lock")  # unreadable: held (a publish writing it this very moment)
+    fifth = kindcast("publish", "--to", dest, "--no-notify", "--root", other)
+    assert fifth.returncode == 1 and "Traceback" not in fifth.stderr and "\x1b" not in fifth.stderr
+    assert "another publish is writing there: a publish that has only just begun" in fifth.stderr
+    assert f"delete {LOCK} there" in fifth.stderr
+
 
 def test_dry_run_lists_changes_and_sends_nothing(show, tmp_path, hub):
     dest = tmp_path / "www"
