@@ -11,9 +11,14 @@ How (measured with ``scripts/bench_diarize.py``):
 2. one embedding of a 0.8 s window about every 1.6 s of speech (the audio is read block by block, so memory stays
    flat; a 3-hour episode keeps about 6 500 vectors);
 3. the windows are grouped into pieces of about 2.4 s inside each stretch; the pieces are clustered into as many
-   voices as there are names (spectral clustering, then k-means on the sphere weighted by length);
-4. each window takes the nearest voice, smoothed along the time line (a change of voice costs a penalty inside an
-   unbroken stretch of speech, none at a pause), so a short overlap or a backchannel does not flip a turn;
+   voices as there are names, three ways: spectral clustering into that many groups, and into two and three times
+   as many groups merged back (the two closest groups at a time); each grouping is refined by k-means on the sphere,
+   weighted by length;
+4. for each grouping, each window takes the nearest voice, smoothed along the time line (a change of voice costs a
+   penalty inside an unbroken stretch of speech, none at a pause), so a short overlap or a backchannel does not flip
+   a turn; the voices are then re-estimated from that time line, a few rounds; the grouping whose time line scores
+   best wins (cosine to its voice, less the penalties). Spectral clustering alone may split one talkative voice in
+   two and merge two similar ones: that split flips the voice inside stretches of speech, which the penalties show;
 5. a word takes the voice of the windows it overlaps; a run of words under ``BACKCHANNEL_SECONDS`` inside another
    voice's turn, with no pause either side, goes to that turn.
 
@@ -38,6 +43,7 @@ PIECE_SECONDS = 2.4  # windows are clustered in pieces of about this length
 SWITCH_PENALTY = 0.5  # cost (in cosine similarity) of a change of voice inside an unbroken stretch of speech
 BACKCHANNEL_SECONDS = 1.0  # a run of words shorter than this inside another voice's turn belongs to that turn
 BACKCHANNEL_GAP = 0.3  # ... when it is this close to the turn's words on both sides
+DENSE_EIGEN = 600  # spectral clustering of more pieces than this (about 25 minutes of speech) uses Lanczos iteration
 MODEL_FILE = Path(__file__).resolve().parents[1] / "data" / "speaker-dvector.int8.onnx"  # see its NOTE.md
 
 
@@ -215,10 +221,12 @@ class Diarizer:
         centres /= np.linalg.norm(centres, axis=1, keepdims=True) + 1e-12
         weights = np.array([len(g) for g in pieces], float)
         voices = min(voices, len(pieces))
-        groups = _refine(centres, _spectral(centres, voices), voices, weights)
-        means = np.stack([(centres[groups == j] * weights[groups == j, None]).sum(0) for j in range(voices)])
-        means /= np.linalg.norm(means, axis=1, keepdims=True) + 1e-12
-        path = _smooth(vectors @ means.T, owner, SWITCH_PENALTY)
+        best = None
+        for groups in _groupings(centres, weights, voices):
+            path, score = _follow(vectors, owner, _means(centres, groups, voices, weights))
+            if best is None or score > best[1] + 1e-9:
+                best = (path, score)
+        path = best[0]
         order = list(dict.fromkeys(path.tolist()))  # voices in order of first appearance
         return np.array([order.index(v) for v in path])
 
@@ -246,25 +254,38 @@ class Diarizer:
         return out
 
 
-def _spectral(vectors, k: int):
-    """Spectral clustering of unit vectors into k groups (cosine affinity, each row keeping its closest 20 %)."""
+def _spectral_embedding(vectors, dims: int):
+    """The first ``dims`` eigenvectors of the normalised Laplacian of the unit vectors' affinity (cosine, each row
+    keeping its closest 20 %): spectral clustering into k groups is k-means on the rows of the first k columns.
+
+    Up to ``DENSE_EIGEN`` vectors, all eigenvectors are computed; above, only the ``dims`` needed, by Lanczos
+    iteration (scipy's ``eigsh``): a 3-hour episode has about 4 000 pieces, where the full decomposition took a
+    minute."""
     import numpy as np
 
     similarity = vectors @ vectors.T
     n = len(similarity)
     keep = max(2, int(0.2 * n))
     affinity = np.zeros_like(similarity)
-    nearest = np.argsort(-similarity, axis=1)[:, :keep]
+    nearest = np.argpartition(-similarity, keep - 1, axis=1)[:, :keep]
     rows = np.repeat(np.arange(n), keep)
     affinity[rows, nearest.ravel()] = similarity[rows, nearest.ravel()]
     affinity = np.clip(np.maximum(affinity, affinity.T), 0, None)
-    degree = affinity.sum(1)
-    scale = 1 / np.sqrt(degree + 1e-9)
-    laplacian = np.eye(n) - scale[:, None] * affinity * scale[None, :]
-    _, vecs = np.linalg.eigh(laplacian)
-    embedding = vecs[:, :k]
-    embedding /= np.linalg.norm(embedding, axis=1, keepdims=True) + 1e-9
-    return _kmeans(embedding, k)
+    scale = 1 / np.sqrt(affinity.sum(1) + 1e-9)
+    normalised = scale[:, None] * affinity * scale[None, :]  # the Laplacian is I - normalised
+    if n <= DENSE_EIGEN or dims >= n - 1:
+        _, vecs = np.linalg.eigh(np.eye(n) - normalised)
+        return vecs[:, :dims]
+    from scipy.sparse.linalg import eigsh
+
+    values, vecs = eigsh(normalised, k=dims, which="LA", v0=np.ones(n))  # fixed start: the same answer every time
+    return vecs[:, np.argsort(-values)]
+
+
+def _rows_unit(points):
+    import numpy as np
+
+    return points / (np.linalg.norm(points, axis=1, keepdims=True) + 1e-9)
 
 
 def _kmeans(points, k: int, restarts: int = 5, iterations: int = 50):
@@ -298,9 +319,7 @@ def _refine(vectors, labels, k: int, weights, iterations: int = 10):
     import numpy as np
 
     for _ in range(iterations):
-        means = np.stack([(vectors[labels == j] * weights[labels == j, None]).sum(0) if np.any(labels == j)
-                          else np.zeros(vectors.shape[1]) for j in range(k)])
-        means /= np.linalg.norm(means, axis=1, keepdims=True) + 1e-12
+        means = _means(vectors, labels, k, weights)
         moved = np.argmax(vectors @ means.T, axis=1)
         if np.array_equal(moved, labels):
             break
@@ -308,9 +327,64 @@ def _refine(vectors, labels, k: int, weights, iterations: int = 10):
     return labels
 
 
+def _groupings(centres, weights, k: int):
+    """Candidate groupings of the pieces into k voices: spectral clustering into k, 2k and 3k groups (one
+    eigendecomposition), the larger ones merged back to k, each refined by k-means on the sphere."""
+    import numpy as np
+
+    embedding = _spectral_embedding(centres, min(len(centres), 3 * k))
+    seen = []
+    for groups_asked in (k, 2 * k, 3 * k):
+        if groups_asked > len(centres):
+            continue
+        groups = _kmeans(_rows_unit(embedding[:, :groups_asked]), groups_asked)
+        groups = _refine(centres, _merge(centres, weights, groups, k), k, weights)
+        if not any(np.array_equal(groups, other) for other in seen):
+            seen.append(groups)
+            yield groups
+
+
+def _means(vectors, groups, k: int, weights):
+    """(k, dim) length-weighted unit mean of each group 0..k-1 (zeros for an empty group)."""
+    import numpy as np
+
+    means = np.stack([(vectors[groups == j] * weights[groups == j, None]).sum(0) for j in range(k)])
+    return means / (np.linalg.norm(means, axis=1, keepdims=True) + 1e-12)
+
+
+def _merge(vectors, weights, groups, k: int):
+    """Merge the two groups whose length-weighted means are closest until k are left (renumbered 0..k-1)."""
+    import numpy as np
+
+    groups = np.unique(groups, return_inverse=True)[1]
+    while groups.max() + 1 > k:
+        means = _means(vectors, groups, groups.max() + 1, weights)
+        similarity = means @ means.T
+        np.fill_diagonal(similarity, -np.inf)
+        a, b = np.unravel_index(int(np.argmax(similarity)), similarity.shape)
+        groups = np.unique(np.where(groups == b, a, groups), return_inverse=True)[1]
+    return groups
+
+
+def _follow(vectors, owner, means, rounds: int = 5):
+    """The smoothed time line of voices from first ``means``, re-estimating each voice from the windows the time line
+    gives it (a few rounds); returns (path, its score: cosine to its voice less the penalties)."""
+    import numpy as np
+
+    k = len(means)
+    for _ in range(rounds):
+        path, score = _smooth(vectors @ means.T, owner, SWITCH_PENALTY)
+        moved = np.stack([vectors[path == j].mean(0) if np.any(path == j) else means[j] for j in range(k)])
+        moved /= np.linalg.norm(moved, axis=1, keepdims=True) + 1e-12
+        if np.allclose(moved, means):
+            return path, score
+        means = moved
+    return _smooth(vectors @ means.T, owner, SWITCH_PENALTY)
+
+
 def _smooth(scores, owner, penalty: float):
     """Viterbi path through per-window scores (cosine to each voice): a change of voice between two windows of one
-    stretch of speech costs ``penalty``; at a pause it is free."""
+    stretch of speech costs ``penalty``; at a pause it is free. Returns (path, its total score)."""
     import numpy as np
 
     n, k = scores.shape
@@ -326,7 +400,7 @@ def _smooth(scores, owner, penalty: float):
     path[-1] = int(np.argmax(best))
     for t in range(n - 1, 0, -1):
         path[t - 1] = back[t][path[t]]
-    return path
+    return path, float(best.max())
 
 
 # --- words -----------------------------------------------------------------------------------------------------------
