@@ -77,12 +77,22 @@ def _three_voices(seed: int, stretches: str = "AAAAAABBBAAAAAAAACCCBBAAAAAAACCCC
             centre = registers[(s + w) % 2] if who == "A" else alike[who]
             vectors.append(_unit(centre + 0.06 * rng.normal(size=256)))
             truth.append(who)
+    return _diarizer(vectors), truth
+
+
+def _diarizer(vectors):
+    """A Diarizer holding ``vectors`` as if embedded from stretches of speech of five windows each, 1.6 s apart."""
     found = diarize.Diarizer()
     found.vectors = [np.array(vectors, np.float32)]
     found.stretch_of = [i // 5 for i in range(len(vectors))]
     found.times = [1.6 * i for i in range(len(vectors))]
-    found.stretches = [(8.0 * s, 8.0 * s + 8.0) for s in range(len(stretches))]
-    return found, truth
+    found.stretches = [(8.0 * s, 8.0 * s + 8.0) for s in range(-(-len(vectors) // 5))]
+    return found
+
+
+def _one_voice_each(labels, truth):
+    return all(len({int(v) for v, t in zip(labels, truth) if t == who}) == 1 for who in set(truth)) \
+        and len(set(labels.tolist())) == len(set(truth))
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -92,10 +102,26 @@ def test_a_talkative_voice_is_not_split_in_two_while_two_alike_are_merged(seed):
     to three, wins."""
     found, truth = _three_voices(seed)
     labels = found.labels(3)
-    for who in "ABC":
-        assert len({int(v) for v, t in zip(labels, truth) if t == who}) == 1, who
-    assert len(set(labels.tolist())) == 3
+    assert _one_voice_each(labels, truth)
     assert labels[0] == 0  # voices are numbered in order of first appearance
+
+
+@pytest.mark.parametrize("seed", [2, 3])
+def test_two_alike_voices_are_told_apart_when_the_third_group_is_stray_windows(seed):
+    """A sounds like C, and now and then (15 % of its windows) in an odd register far from both: every first
+    grouping keeps A with C and gives the third voice to A's odd windows (on these seeds; on others the groupings
+    alone are right). Splitting a voice in two and merging two others finds C."""
+    rng = np.random.default_rng(seed)
+    base = _unit(rng.normal(size=(4, 256)))
+    voice = {"A": base[0], "B": base[1], "C": _unit(base[0] + 0.3 * _unit(rng.normal(size=256)))}
+    odd = _unit(base[0] + base[3])
+    vectors, truth = [], []
+    for who in "ABABCACBCABCAACBBCAC":
+        for _ in range(5):
+            centre = odd if who == "A" and rng.random() < 0.15 else voice[who]
+            vectors.append(_unit(centre + 0.06 * rng.normal(size=256)))
+            truth.append(who)
+    assert _one_voice_each(_diarizer(vectors).labels(3), truth)
 
 
 def test_a_long_episode_is_clustered_by_lanczos_as_by_the_full_decomposition(monkeypatch):
@@ -104,7 +130,7 @@ def test_a_long_episode_is_clustered_by_lanczos_as_by_the_full_decomposition(mon
     dense = found.labels(3)
     monkeypatch.setattr(diarize, "DENSE_EIGEN", 10)
     assert (found.labels(3) == dense).all()
-    assert len({(int(v), t) for v, t in zip(dense, truth)}) == 3
+    assert _one_voice_each(dense, truth)
 
 
 def test_features_match_the_encoder_input():
