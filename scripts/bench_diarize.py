@@ -6,11 +6,12 @@ Recordings are made by ``scripts/make_interview.py`` in a temporary folder (mono
 pink noise 21.5 dB under the louder voices, overlapping backchannels, known turns): the built-in ``dev2`` (two
 voices) and ``dev3`` (three voices) with ``--voices dev``, or every ``*.yaml`` script in ``--scripts DIR``. For each:
 
-- word accuracy: ``transcribe_audio(..., speakers=names)`` as ``kindcast transcribe --speakers`` runs it; a word is
-  right when its name is the speaker of the turn its middle falls in (a word inside an overlapping backchannel
-  belongs to the turn it interrupts); names are compared as given, in order of first appearance (no remapping);
+- word accuracy: ``transcribe_audio(..., speakers=names)`` as a build runs it (the names, host first, also as
+  hotwords); a word is right when its name is the speaker of the turn its middle falls in (a word inside an
+  overlapping backchannel belongs to the turn it interrupts); names are compared as the transcript gives them (no
+  remapping: a voice given the wrong name has all its words wrong);
 - the VTT has every voice (``<v Name>``);
-- DER: the diarizer's turns against the true turns, 10 ms frames, no collar, overlapped speech counted (so a
+- DER: the diarizer's turns, each voice under the name the transcript gave it, against the true turns, 10 ms frames, no collar, overlapped speech counted (so a
   backchannel the diarizer rightly leaves inside the turn it interrupts counts as missed speech);
 - speed: the same transcription with and without speakers, alternating, ``--runs`` times: medians of times real
   time, and the median per-pair ratio (the cost of naming the speakers, on top of transcription);
@@ -72,6 +73,20 @@ def der(truth: dict, turns: list[tuple[float, float, str]], step: float = 0.01) 
     return float((np.maximum(ref.sum(1), hyp.sum(1)).sum() - correct) / max(1, ref.sum()))
 
 
+def named_as(turns, said, names: list[str]) -> dict[int, str]:
+    """The name each voice of ``turns`` was given in the transcript (the name most of its words carry): the
+    transcript names the voices from what they say, not only in order of first appearance."""
+    from collections import Counter
+
+    votes: dict[int, Counter] = {}
+    for w in said:
+        mid = (w.start + w.end) / 2
+        turn = next((t for t in turns if t.start <= mid <= t.end), None)
+        if turn is not None and w.speaker:
+            votes.setdefault(turn.speaker, Counter())[w.speaker] += 1
+    return {v: (votes[v].most_common(1)[0][0] if v in votes else names[v]) for v in range(len(names))}
+
+
 def make(script: str, out: Path, voices: str) -> dict:
     """The recording and its truth; quieter overall (-31, -34 LUFS) when the default -28 would clip."""
     for lufs in ("-28", "-31", "-34"):
@@ -112,16 +127,17 @@ def main() -> None:
         audio = tmp / f"{name}.wav"
         truth = make(script, audio, args.voices)
         names = [s["name"] for s in truth["speakers"]]
+        glossary = whisper.glossary_hotwords(names)  # as a build passes the hosts' and guests' names
         ref = words(" ".join(u["text"] for u in truth["turns"] if not u.get("overlap")))
 
         with_t, without_t, ratios = [], [], []
         transcript = None
         for _ in range(1 if args.quick else args.runs):
             began = time.perf_counter()
-            transcript = whisper.transcribe_audio(audio, model_dir=model_dir, speakers=names)
+            transcript = whisper.transcribe_audio(audio, model_dir=model_dir, speakers=names, hotwords=glossary)
             with_t.append(time.perf_counter() - began)
             began = time.perf_counter()
-            bare = whisper.transcribe_audio(audio, model_dir=model_dir)
+            bare = whisper.transcribe_audio(audio, model_dir=model_dir, hotwords=glossary)
             without_t.append(time.perf_counter() - began)
             ratios.append(with_t[-1] / without_t[-1])
         said = transcript.words
@@ -138,7 +154,8 @@ def main() -> None:
         diarizer.add(0.0, samples)
         turns = diarizer.turns(len(names))
         diarize_t = time.perf_counter() - began
-        error = der(truth, [(t.start, t.end, names[t.speaker]) for t in turns])
+        called = named_as(turns, said, names)
+        error = der(truth, [(t.start, t.end, called[t.speaker]) for t in turns])
 
         ours = wer(ref, [x for w in said for x in words(w.text)])
         theirs = None

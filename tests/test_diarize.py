@@ -133,6 +133,35 @@ def test_a_long_episode_is_clustered_by_lanczos_as_by_the_full_decomposition(mon
     assert _one_voice_each(dense, truth)
 
 
+def _said(*turns):
+    """(text, voice) words of turns given as (voice, sentence), split as Whisper splits words (leading spaces)."""
+    return [(" " + word, voice) for voice, sentence in turns for word in sentence.split()]
+
+
+def test_voices_are_named_by_who_is_addressed_not_by_the_order_the_guests_are_listed():
+    names = ["Ana Reyes", "Ben Okafor", "Cleo Hart"]  # host, then the guests as the producer listed them
+    words = _said((0, "Welcome to Common Ground. I'm Ana Reyes, and my guests are Ben and Cleo. Cleo, how did it "
+                      "start?"),
+                  (1, "Thanks, Ana. It started with a hedge."),  # Cleo speaks first
+                  (0, "And Ben, what did you think?"),
+                  (2, "Well, I thought she was mad."),
+                  (1, "He did."))
+    assert diarize.name_voices(words, names) == [0, 2, 1]
+
+
+def test_a_voice_that_says_its_name_gets_it_even_spelt_loosely():
+    names = ["Walter Fenwick", "Ines Carvalho"]  # the host listed first, but the guest speaks first
+    words = _said((0, "Hi everyone, it's Inez here, and I'm in for Walter today."),
+                  (1, "Hello and welcome, I'm Walter Fenwick."))
+    assert diarize.name_voices(words, names) == [1, 0]
+
+
+def test_without_names_in_the_talk_voices_take_the_names_in_order():
+    words = _said((0, "So how was the drive?"), (1, "Long, but fine."), (2, "Mine was worse."), (0, "Right."))
+    assert diarize.name_voices(words, ["Ana Reyes", "Ben Okafor", "Cleo Hart"]) == [0, 1, 2]
+    assert diarize.name_voices([], ["Ana Reyes", "Ben Okafor"]) == [0, 1]
+
+
 def test_features_match_the_encoder_input():
     tone = np.sin(2 * np.pi * 440 * np.arange(16000) / 16000).astype(np.float32) * 0.1
     feats = diarize.log_mel(tone)

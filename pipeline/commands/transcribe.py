@@ -21,9 +21,10 @@ def register(cli: click.Group) -> None:
     @click.option("--language", default=None, metavar="L",
                   help="Language code, e.g. en (default: en for English-only models, else detected).")
     @click.option("--speakers", default=None, metavar="NAMES",
-                  help="Names of the voices, comma-separated, in order of first appearance (e.g. \"Host,Guest\"): "
-                       "each word is labelled with who said it. A stereo file with one voice per channel takes "
-                       "LEFT,RIGHT.")
+                  help="Names of the voices, comma-separated, host first (e.g. \"Host,Guest\"): each word is "
+                       "labelled with who said it; which voice is whom is read from what they say (\"I'm Ana\", "
+                       "\"Ben, what do you think?\"), else in order of first appearance. They are also hotwords. A "
+                       "stereo file with one voice per channel takes LEFT,RIGHT.")
     @click.option("--glossary", default=None, metavar="TERMS",
                   help="Names and terms the speech contains, comma-separated (passed to the model as hotwords).")
     @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=None, hidden=True)
@@ -51,7 +52,7 @@ def register(cli: click.Group) -> None:
 
         transcript = core.transcribe_audio(audio, model_dir=model_dir, language=language.lower() if language else None,
                                            channels=channels, speakers=names, progress=progress,
-                                           hotwords=core.glossary_hotwords((glossary or "").split(",")))
+                                           hotwords=core.glossary_hotwords((glossary or "").split(",") + names))
         if show:
             click.echo("", err=True)
         stem = audio.stem

@@ -24,8 +24,8 @@ How (measured with ``scripts/bench_diarize.py``):
 5. a word takes the voice of the windows it overlaps; a run of words under ``BACKCHANNEL_SECONDS`` inside another
    voice's turn, with no pause either side, goes to that turn.
 
-Voices are named in order of first appearance (the first name given speaks first). Heavy imports happen inside
-functions.
+Which voice is whom is read from what they say (``name_voices``: "I'm Ines", "Walter, what did you think?",
+"Thanks, Priya"), else the names are taken in order of first appearance. Heavy imports happen inside functions.
 """
 from __future__ import annotations
 
@@ -45,6 +45,12 @@ PIECE_SECONDS = 2.4  # windows are clustered in pieces of about this length
 SWITCH_PENALTY = 0.5  # cost (in cosine similarity) of a change of voice inside an unbroken stretch of speech
 BACKCHANNEL_SECONDS = 1.0  # a run of words shorter than this inside another voice's turn belongs to that turn
 BACKCHANNEL_GAP = 0.3  # ... when it is this close to the turn's words on both sides
+# Naming the voices from what is said (see name_voices): the weight of each kind of evidence
+SAYS_OWN_NAME = 3.0  # "I'm Ines", "my name is Ines", "this is Ines"
+ADDRESSED = 1.0  # a name in the last sentence before a voice takes over ("Walter, what ...?") or thanked after it
+MENTIONS = -0.5  # a voice saying a name in any other way (people seldom say their own)
+FIRST_APPEARANCE = 0.25  # the order of the names given, as the order the voices are first heard: the fallback
+NAME_MATCH = 0.75  # how alike a heard word and a name must be (difflib ratio): Whisper spells names loosely
 DENSE_EIGEN = 600  # spectral clustering of more pieces than this (about 25 minutes of speech) uses Lanczos iteration
 MODEL_FILE = Path(__file__).resolve().parents[1] / "data" / "speaker-dvector.int8.onnx"  # see its NOTE.md
 
@@ -474,6 +480,81 @@ def speaker_of_words(spans: list[tuple[float, float]], turns: list[Turn]) -> lis
             mid = (a + b) / 2
             voices.append(min(candidates or turns, key=lambda t: min(abs(t.start - mid), abs(t.end - mid))).speaker)
     return _absorb_short_runs(spans, voices)
+
+
+def name_voices(words: list[tuple[str, int | None]], names: list[str]) -> list[int]:
+    """Which name each voice gets, from what the voices say: ``words`` are (text, voice) in time order, the voices
+    numbered 0, 1, ... in order of first appearance, as many as ``names``. Returns the name index of each voice.
+
+    Names come in the order the producer lists them (hosts, then guests), which is not always the order the voices
+    are first heard: the guest listed first may speak second. So the transcript is read for what a listener goes by:
+    a voice that says "I'm Ines" is Ines; a name in the last sentence before a voice takes over ("Walter, what did
+    you think?"), or in thanks or a greeting right after it ("Thanks, Priya"), is the one addressed; a voice naming
+    someone otherwise is unlikely to be them. Without such evidence the voices take the names in order."""
+    import numpy as np
+    from scipy.optimize import linear_sum_assignment
+
+    k = len(names)
+    score = np.zeros((k, k))  # voice x name
+    for v in range(k):
+        score[v, v] += FIRST_APPEARANCE
+    turns: list[tuple[int, list[str]]] = []  # (voice, words) of each run of one voice
+    for text, voice in words:
+        if voice is None:
+            continue
+        if turns and turns[-1][0] == voice:
+            turns[-1][1].append(text)
+        else:
+            turns.append((voice, [text]))
+    tokens = [[t for t in _letters(name).split() if len(t) >= 3] for name in names]
+
+    def named(text: str) -> int | None:
+        word = _letters(text)
+        if not text.strip()[:1].isupper() or len(word) < 3:
+            return None
+        ratios = [max((_alike(word, t) for t in toks), default=0.0) for toks in tokens]
+        best = int(np.argmax(ratios))
+        return best if ratios[best] >= NAME_MATCH else None
+
+    for i, (voice, said) in enumerate(turns):
+        found = [named(w) for w in said]
+        own = set()
+        for j, n in enumerate(found):
+            before = _letters(" ".join(said[max(0, j - 2):j])).split()
+            if n is not None and (before[-1:] in _INTRODUCING or before[-2:] in _INTRODUCING):
+                score[voice, n] += SAYS_OWN_NAME
+                own.add(n)
+        for n in set(found) - own - {None}:
+            score[voice, n] += MENTIONS
+        if i + 1 < len(turns):  # the last sentence before the next voice, and its thanks or greeting
+            after, reply = turns[i + 1]
+            last = len(said) - 1
+            while last > 0 and len(said) - last < 15 and not said[last - 1].rstrip().endswith((".", "?", "!")):
+                last -= 1
+            for n in {x for x in found[last:] if x is not None}:
+                score[after, n] += ADDRESSED
+            opening = reply[:5]
+            if set(_letters(" ".join(opening)).split()) & _THANKS:
+                for n in {named(w) for w in opening} - {None}:
+                    score[voice, n] += ADDRESSED
+    voices, chosen = linear_sum_assignment(score, maximize=True)
+    return [int(chosen[list(voices).index(v)]) for v in range(k)]
+
+
+_THANKS = {"thanks", "thank", "cheers", "hi", "hello", "hey", "welcome"}
+_INTRODUCING = [["i", "am"], ["name", "is"], ["this", "is"], ["i'm"], ["it's"], ["im"], ["its"]]
+
+
+def _letters(text: str) -> str:
+    import re
+
+    return re.sub(r"[^\w' ]|\d|_", "", text.lower()).strip()
+
+
+def _alike(a: str, b: str) -> float:
+    import difflib
+
+    return difflib.SequenceMatcher(None, a, b).ratio()
 
 
 def _absorb_short_runs(spans, voices):

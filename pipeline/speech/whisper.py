@@ -382,9 +382,10 @@ def transcribe_audio(
 
     ``language``: None lets a multilingual model detect it (from the first block).
     ``channels``: {"left"|"right": speaker name}: transcribe each named channel of a stereo file separately and label
-    its words. ``speakers``: the names of the voices of a mixed recording (mono, or stereo without ``channels``), in
-    order of first appearance: two or more are told apart by :mod:`pipeline.speech.diarize` and each word takes the
-    name of the voice that said it; one name labels every word. ``time_map``: maps a time in this file to the published time (None: the word is dropped), for when the
+    its words. ``speakers``: the names of the voices of a mixed recording (mono, or stereo without ``channels``), hosts
+    first: two or more are told apart by :mod:`pipeline.speech.diarize` and each word takes the name of the voice
+    that said it (which voice is whom: :func:`pipeline.speech.diarize.name_voices`, from what they say, else in order
+    of first appearance); one name labels every word. ``time_map``: maps a time in this file to the published time (None: the word is dropped), for when the
     audio read is the raw recording rather than the published file. ``duration``: used for ``progress`` only when the
     file does not say how long it is.
     """
@@ -483,12 +484,13 @@ def transcribe_audio(
     finally:
         ahead.shutdown(wait=True, cancel_futures=True)
     if diarizer is not None:
-        from pipeline.speech.diarize import speaker_of_words
+        from pipeline.speech.diarize import name_voices, speaker_of_words
 
         order = sorted(range(len(words)), key=lambda i: raw_spans[i])
         voices = speaker_of_words([raw_spans[i] for i in order], diarizer.turns(len(names)))
+        called = name_voices([(words[i].text, voice) for i, voice in zip(order, voices)], names)
         for i, voice in zip(order, voices):
-            words[i] = replace(words[i], speaker=names[voice] if voice is not None else None)
+            words[i] = replace(words[i], speaker=names[called[voice]] if voice is not None else None)
         heard = list(dict.fromkeys(w.speaker for w in sorted(words, key=lambda w: w.start) if w.speaker))
     elif len(names) == 1:
         words = [replace(w, speaker=names[0]) for w in words]

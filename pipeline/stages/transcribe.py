@@ -5,7 +5,8 @@ Speakers are named from the episode's hosts and guests (show.yaml ``hosts:``, th
 declare ``channel: left|right`` and the recording is stereo, each declared channel is transcribed on its own: from the
 mastered file when it kept both channels, else from the raw recording with its times moved onto the published
 timeline. Otherwise (one mixed track) the voices are told apart by speaker diarization (``pipeline.speech.diarize``)
-and named in order of first appearance: the first host listed is taken to speak first.
+and named from what they say ("I'm Ines", "Walter, what did you think?"), else in order of first appearance, hosts
+first.
 """
 from __future__ import annotations
 
