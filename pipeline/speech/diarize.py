@@ -47,9 +47,9 @@ BACKCHANNEL_SECONDS = 1.0  # a run of words shorter than this inside another voi
 BACKCHANNEL_GAP = 0.3  # ... when it is this close to the turn's words on both sides
 # Naming the voices from what is said (see name_voices): the weight of each kind of evidence
 SAYS_OWN_NAME = 3.0  # "I'm Ines", "my name is Ines", "this is Ines"
-ADDRESSED = 1.0  # a name in the last sentence before a voice takes over ("Walter, what ...?") or thanked after it
+ADDRESSED = 1.0  # a name called in the question before a voice takes over ("Walter, what ...?") or thanked after it
 MENTIONS = -0.5  # a voice saying a name in any other way (people seldom say their own)
-FIRST_APPEARANCE = 0.25  # the order of the names given, as the order the voices are first heard: the fallback
+FIRST_APPEARANCE = 0.5  # the order of the names given, as the order the voices are first heard: the fallback
 NAME_MATCH = 0.75  # how alike a heard word and a name must be (difflib ratio): Whisper spells names loosely
 DENSE_EIGEN = 600  # spectral clustering of more pieces than this (about 25 minutes of speech) uses Lanczos iteration
 MODEL_FILE = Path(__file__).resolve().parents[1] / "data" / "speaker-dvector.int8.onnx"  # see its NOTE.md
@@ -488,8 +488,9 @@ def name_voices(words: list[tuple[str, int | None]], names: list[str]) -> list[i
 
     Names come in the order the producer lists them (hosts, then guests), which is not always the order the voices
     are first heard: the guest listed first may speak second. So the transcript is read for what a listener goes by:
-    a voice that says "I'm Ines" is Ines; a name in the last sentence before a voice takes over ("Walter, what did
-    you think?"), or in thanks or a greeting right after it ("Thanks, Priya"), is the one addressed; a voice naming
+    a voice that says "I'm Ines" is Ines; a name called in the question that hands a voice the floor ("Walter, what
+    did you think?", "Good point, Ben. And then?"), or thanked right after it ("Thanks, Priya"), is the one
+    addressed; a voice naming
     someone otherwise is unlikely to be them. Without such evidence the voices take the names in order."""
     import numpy as np
     from scipy.optimize import linear_sum_assignment
@@ -526,17 +527,25 @@ def name_voices(words: list[tuple[str, int | None]], names: list[str]) -> list[i
                 own.add(n)
         for n in set(found) - own - {None}:
             score[voice, n] += MENTIONS
-        if i + 1 < len(turns):  # the last sentence before the next voice, and its thanks or greeting
+        if i + 1 < len(turns):  # a question handing the floor to someone by name, and thanks by name after it
             after, reply = turns[i + 1]
-            last = len(said) - 1
-            while last > 0 and len(said) - last < 15 and not said[last - 1].rstrip().endswith((".", "?", "!")):
-                last -= 1
-            for n in {x for x in found[last:] if x is not None}:
-                score[after, n] += ADDRESSED
-            opening = reply[:5]
-            if set(_letters(" ".join(opening)).split()) & _THANKS:
-                for n in {named(w) for w in opening} - {None}:
-                    score[voice, n] += ADDRESSED
+            if said[-1].rstrip().endswith("?"):
+                start, ends = len(said) - 1, 0
+                while start > 0 and len(said) - start < 30:
+                    ends += said[start - 1].rstrip().endswith((".", "?", "!"))
+                    if ends == 2:
+                        break
+                    start -= 1
+                called = {found[j] for j in range(start, len(said)) if found[j] is not None
+                          and (said[j].rstrip().endswith((",", "?")) or said[j - 1].rstrip().endswith(","))} - own
+                if len(called) == 1:  # "Walter, what did you think?", "Good point, Ben. And then?"
+                    score[after, called.pop()] += ADDRESSED
+            opening = [_letters(w) for w in reply[:5]]
+            thanked = next((j for j, w in enumerate(opening) if w in _THANKS), None)
+            if thanked is not None:  # "Thanks, Priya", "Thank you, Nadia" (a name after the thanks, one only)
+                back = {named(w) for w in reply[thanked + 1:5]} - {None}
+                if len(back) == 1:
+                    score[voice, back.pop()] += ADDRESSED
     voices, chosen = linear_sum_assignment(score, maximize=True)
     return [int(chosen[list(voices).index(v)]) for v in range(k)]
 
