@@ -490,8 +490,8 @@ def name_voices(words: list[tuple[str, int | None]], names: list[str]) -> list[i
     are first heard: the guest listed first may speak second. So the transcript is read for what a listener goes by:
     a voice that says "I'm Ines" is Ines; a name called in the question that hands a voice the floor ("Walter, what
     did you think?", "Good point, Ben. And then?"), or thanked right after it ("Thanks, Priya"), is the one
-    addressed; a voice naming
-    someone otherwise is unlikely to be them. Without such evidence the voices take the names in order."""
+    addressed; a voice naming someone otherwise is unlikely to be them. Without such evidence the voices take the
+    names in order (measured with ``scripts/bench_diarize.py``: see the README)."""
     import numpy as np
     from scipy.optimize import linear_sum_assignment
 
@@ -537,7 +537,8 @@ def name_voices(words: list[tuple[str, int | None]], names: list[str]) -> list[i
                         break
                     start -= 1
                 called = {found[j] for j in range(start, len(said)) if found[j] is not None
-                          and (said[j].rstrip().endswith((",", "?")) or said[j - 1].rstrip().endswith(","))} - own
+                          and (said[j].rstrip().endswith((",", "?")) or (j and said[j - 1].rstrip().endswith(",")))}
+                called -= own
                 if len(called) == 1:  # "Walter, what did you think?", "Good point, Ben. And then?"
                     score[after, called.pop()] += ADDRESSED
             opening = [_letters(w) for w in reply[:5]]
@@ -550,7 +551,7 @@ def name_voices(words: list[tuple[str, int | None]], names: list[str]) -> list[i
     return [int(chosen[list(voices).index(v)]) for v in range(k)]
 
 
-_THANKS = {"thanks", "thank", "cheers", "hi", "hello", "hey", "welcome"}
+_THANKS = {"thanks", "thank", "cheers", "hi", "hello", "hey"}
 _INTRODUCING = [["i", "am"], ["name", "is"], ["this", "is"], ["i'm"], ["it's"], ["im"], ["its"]]
 
 
