@@ -156,6 +156,14 @@ def test_a_voice_that_says_its_name_gets_it_even_spelt_loosely():
     assert diarize.name_voices(words, names) == [1, 0]
 
 
+def test_the_first_voice_keeps_the_hosts_name_against_one_misheard_introduction():
+    """With the names as hotwords Whisper once wrote the guest's name into the host's introduction; one such line
+    must not give the host's voice the guest's name (and the guest's voice the host's)."""
+    words = _said((0, "Welcome to Common Ground. I'm Harriet Voss, and today I'm talking with Harriet Voss."),
+                  (1, "It's a long story, yeah."), (0, "So what changed?"), (1, "The river came up in the night."))
+    assert diarize.name_voices(words, ["Nadia Ferreira", "Harriet Voss"]) == [0, 1]
+
+
 def test_without_names_in_the_talk_voices_take_the_names_in_order():
     words = _said((0, "So how was the drive?"), (1, "Long, but fine."), (2, "Mine was worse."), (0, "Right."))
     assert diarize.name_voices(words, ["Ana Reyes", "Ben Okafor", "Cleo Hart"]) == [0, 1, 2]

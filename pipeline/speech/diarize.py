@@ -50,6 +50,8 @@ SAYS_OWN_NAME = 3.0  # "I'm Ines", "my name is Ines", "this is Ines"
 ADDRESSED = 1.0  # a name called in the question before a voice takes over ("Walter, what ...?") or thanked after it
 MENTIONS = -0.5  # a voice saying a name in any other way (people seldom say their own)
 FIRST_APPEARANCE = 0.5  # the order of the names given, as the order the voices are first heard: the fallback
+OPENS = 4.0  # ... but the first name (a host) is the first voice heard unless the talk says otherwise more than once:
+# with the names as hotwords, Whisper once wrote the guest's name into the host's "I'm ..." (heldout-j)
 NAME_MATCH = 0.75  # how alike a heard word and a name must be (difflib ratio): Whisper spells names loosely
 DENSE_EIGEN = 600  # spectral clustering of more pieces than this (about 25 minutes of speech) uses Lanczos iteration
 MODEL_FILE = Path(__file__).resolve().parents[1] / "data" / "speaker-dvector.int8.onnx"  # see its NOTE.md
@@ -491,14 +493,15 @@ def name_voices(words: list[tuple[str, int | None]], names: list[str]) -> list[i
     a voice that says "I'm Ines" is Ines; a name called in the question that hands a voice the floor ("Walter, what
     did you think?", "Good point, Ben. And then?"), or thanked right after it ("Thanks, Priya"), is the one
     addressed; a voice naming someone otherwise is unlikely to be them. Without such evidence the voices take the
-    names in order (measured with ``scripts/bench_diarize.py``: see the README)."""
+    names in order; the first voice heard keeps the first name (a host opens the show) unless the talk says otherwise
+    more than once (measured with ``scripts/bench_diarize.py``: see the README)."""
     import numpy as np
     from scipy.optimize import linear_sum_assignment
 
     k = len(names)
     score = np.zeros((k, k))  # voice x name
     for v in range(k):
-        score[v, v] += FIRST_APPEARANCE
+        score[v, v] += OPENS if v == 0 else FIRST_APPEARANCE
     turns: list[tuple[int, list[str]]] = []  # (voice, words) of each run of one voice
     for text, voice in words:
         if voice is None:
