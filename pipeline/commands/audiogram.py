@@ -51,7 +51,8 @@ def register(cli: click.Group) -> None:
     @click.option("--language", default=None, metavar="L",
                   help="Language of the clip (default: the show's, else en).")
     @click.option("--speakers", default=None, metavar="NAMES",
-                  help="Names of the voices in the clip, in order of first appearance (captions coloured by voice).")
+                  help="Names of the voices in the clip, host first (captions coloured by voice; which voice is "
+                       "whom as for kindcast transcribe --speakers).")
     @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=None,
                   help="A show folder whose transcription settings (model, language) are used for the clip.")
     def audiogram_cmd(source: Path, start: float, duration: float, size: str, transcript: Path | None,

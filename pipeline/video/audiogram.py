@@ -534,13 +534,14 @@ def transcribe_clip(audio: Path, start: float, duration: float, model: str | Non
     """Words of just the clip (whole-file times), by the transcriber of ``pipeline.speech.whisper`` on the clip alone.
     ``model``: a model folder (or None: the bundled tiny.en); ``workdir``: where the clip's audio is made."""
     from pipeline.media import run_ffmpeg
-    from pipeline.speech.whisper import resolve_model, transcribe_audio
+    from pipeline.speech.whisper import glossary_hotwords, resolve_model, transcribe_audio
 
     with tempfile.TemporaryDirectory(prefix="audiogram-asr-", dir=workdir) as tmp:
         wav = Path(tmp) / "clip.wav"
         run_ffmpeg(["-ss", f"{start:.3f}", "-t", f"{duration:.3f}", "-i", str(audio), "-vn", "-ac", "1",
                     "-ar", "16000", str(wav)], what="clip audio")
-        result = transcribe_audio(wav, model_dir=resolve_model(model), language=language, speakers=list(speakers))
+        result = transcribe_audio(wav, model_dir=resolve_model(model), language=language, speakers=list(speakers),
+                                  hotwords=glossary_hotwords(list(speakers)))  # names spelt right, as in a build
     return [Word(w.start + start, w.end + start, w.text, w.speaker) for w in result.words]
 
 
