@@ -98,8 +98,8 @@ def _one_voice_each(labels, truth):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_a_talkative_voice_is_not_split_in_two_while_two_alike_are_merged(seed):
     """Spectral clustering into three groups splits A by register and merges B with C, on every seed here; the
-    register flips inside stretches of speech, which the smoothing penalises, so the grouping into six, merged back
-    to three, wins."""
+    register flips inside stretches of speech, which the smoothing penalises, so a grouping into more groups, merged
+    back to three, wins."""
     found, truth = _three_voices(seed)
     labels = found.labels(3)
     assert _one_voice_each(labels, truth)
