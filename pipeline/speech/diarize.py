@@ -29,7 +29,9 @@ Which voice is whom is read from what they say (``name_voices``: "I'm Ines", "Wa
 """
 from __future__ import annotations
 
+import difflib
 import functools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -403,24 +405,24 @@ def _split_and_merge(vectors, owner, path, score, k: int, rounds: int = 3):
     hold two alike voices as one and a handful of stray windows as another; this finds the voice hiding there."""
     import numpy as np
 
+    each = np.ones(len(vectors))  # windows weigh alike
     for _ in range(rounds):
         improved = False
         for j in range(k):
             members = np.flatnonzero(path == j)
             if len(members) < 4:
                 continue
-            halves = _refine(vectors[members], _kmeans(vectors[members], 2), 2, np.ones(len(members)))
+            halves = _refine(vectors[members], _kmeans(vectors[members], 2), 2, each[members])
             if np.bincount(halves, minlength=2).min() == 0:
                 continue
             groups = np.where(path == j, k, path)  # voice j becomes two groups: k and ...
             groups[members[halves == 1]] = j  # ... j
-            means = _means(vectors, groups, k + 1, np.ones(len(vectors)))
             for a in range(k + 1):
                 for b in range(a + 1, k + 1):
                     if {a, b} == {j, k}:
                         continue  # merging the halves back is where we started
                     merged = np.unique(np.where(groups == b, a, groups), return_inverse=True)[1]
-                    trial, trial_score = _follow(vectors, owner, _means(vectors, merged, k, np.ones(len(vectors))))
+                    trial, trial_score = _follow(vectors, owner, _means(vectors, merged, k, each))
                     if trial_score > score + 1e-9:
                         path, score, improved = trial, trial_score, True
         if not improved:
@@ -512,6 +514,7 @@ def name_voices(words: list[tuple[str, int | None]], names: list[str]) -> list[i
             turns.append((voice, [text]))
     tokens = [[t for t in _letters(name).split() if len(t) >= 3] for name in names]
 
+    @functools.lru_cache(maxsize=None)  # a long episode says the same words thousands of times
     def named(text: str) -> int | None:
         word = _letters(text)
         if not text.strip()[:1].isupper() or len(word) < 3:
@@ -520,12 +523,15 @@ def name_voices(words: list[tuple[str, int | None]], names: list[str]) -> list[i
         best = int(np.argmax(ratios))
         return best if ratios[best] >= NAME_MATCH else None
 
+    names_in = [[named(w) for w in said] for _, said in turns]
     for i, (voice, said) in enumerate(turns):
-        found = [named(w) for w in said]
+        found = names_in[i]
         own = set()
         for j, n in enumerate(found):
+            if n is None:
+                continue
             before = _letters(" ".join(said[max(0, j - 2):j])).split()
-            if n is not None and (before[-1:] in _INTRODUCING or before[-2:] in _INTRODUCING):
+            if before[-1:] in _INTRODUCING or before[-2:] in _INTRODUCING:
                 score[voice, n] += SAYS_OWN_NAME
                 own.add(n)
         for n in set(found) - own - {None}:
@@ -547,11 +553,11 @@ def name_voices(words: list[tuple[str, int | None]], names: list[str]) -> list[i
             opening = [_letters(w) for w in reply[:5]]
             thanked = next((j for j, w in enumerate(opening) if w in _THANKS), None)
             if thanked is not None:  # "Thanks, Priya", "Thank you, Nadia" (a name after the thanks, one only)
-                back = {named(w) for w in reply[thanked + 1:5]} - {None}
+                back = set(names_in[i + 1][thanked + 1:5]) - {None}
                 if len(back) == 1:
                     score[voice, back.pop()] += ADDRESSED
-    voices, chosen = linear_sum_assignment(score, maximize=True)
-    return [int(chosen[list(voices).index(v)]) for v in range(k)]
+    _, chosen = linear_sum_assignment(score, maximize=True)  # rows come back in order: voice 0, 1, ...
+    return [int(n) for n in chosen]
 
 
 _THANKS = {"thanks", "thank", "cheers", "hi", "hello", "hey"}
@@ -559,14 +565,10 @@ _INTRODUCING = [["i", "am"], ["name", "is"], ["this", "is"], ["i'm"], ["it's"], 
 
 
 def _letters(text: str) -> str:
-    import re
-
     return re.sub(r"[^\w' ]|\d|_", "", text.lower()).strip()
 
 
 def _alike(a: str, b: str) -> float:
-    import difflib
-
     return difflib.SequenceMatcher(None, a, b).ratio()
 
 
