@@ -356,3 +356,26 @@ def test_what_the_batched_pass_skipped_is_decoded_again_in_one_clip(tmp_path, mo
     assert text[:3] == ["the", "garden", "opened"] and text[-2:] == ["tree", "herself"]
     kept = [w for w in out if not gone[0] <= w.start < gone[1]]
     assert kept == found  # the words around the holes are untouched
+
+    # when the sequential decoder steps over a turn of the long clip too (it did over a quiet guest's answer), what
+    # is still a hole is decoded once more, each hole a clip of its own, by the batched decoder: here the sequential
+    # decoder finds nothing at all
+    model.transcribe = lambda *a, **k: (calls.append(k["clip_timestamps"]), (iter(()), None))[1]
+    batched = []
+    real = BatchedInferencePipeline.transcribe
+
+    def spy(self, *a, **k):
+        batched.append(k["clip_timestamps"])
+        return real(self, *a, **k)
+
+    BatchedInferencePipeline.transcribe = spy
+    try:
+        again = core._fill_holes(model, samples, stretches, found, "en", 5, None)
+    finally:
+        BatchedInferencePipeline.transcribe = real
+        model.transcribe = decode
+    assert len(batched) == 1 and [round(c["start"] + 0.1, 3) for c in batched[0]] == \
+        [round(a, 3) for a, b in stretches[1:3]]  # one clip per hole
+    text = norm(" ".join(w.word for w in sorted(again, key=lambda w: w.start)))
+    assert {"neighbours", "tools", "children"} <= set(text)
+    assert [w for w in again if not gone[0] <= w.start < gone[1]] == found

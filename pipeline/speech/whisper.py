@@ -268,7 +268,7 @@ CHUNK_SECONDS = 30  # speech decoded at once by the batched pass (VAD stretches 
 LEVEL = True  # each stretch of speech brought to LEVEL_DBFS before decoding (a quiet voice is otherwise skipped)
 LEVEL_DBFS = -22.0
 LEVEL_MAX_GAIN_DB = 30.0
-FILL_HOLES = True  # stretches of speech the batched pass left without words are decoded again, sequentially
+FILL_HOLES = True  # stretches of speech the batched pass left without words are decoded again (_fill_holes)
 HOLE_WORDS_PER_SECOND = 1.0  # a stretch of speech in which no word starts is a hole, and so is one of at least
 HOLE_LONG_SECONDS = 3.0  # HOLE_LONG_SECONDS in which fewer than HOLE_WORDS_PER_SECOND start (speech: 2-3 words/s)
 HOLE_MIN_SECONDS = 0.4
@@ -302,8 +302,8 @@ def level_speech(samples, stretches: list[tuple[float, float]]):
     return out
 
 
-def _holes(stretches, found) -> list[tuple[float, float]]:
-    """The stretches of speech the batched pass skipped, joined when less than HOLE_JOIN_SECONDS apart: a stretch in
+def _holes(stretches, found, join: float = HOLE_JOIN_SECONDS) -> list[tuple[float, float]]:
+    """The stretches of speech the batched pass skipped, joined when at most ``join`` seconds apart: a stretch in
     which no word starts is a hole, and so is a long one in which few do (the word alignment stretches a neighbour
     over what was skipped, so coverage alone does not show it)."""
     starts = sorted(w.start for w in found)
@@ -313,27 +313,16 @@ def _holes(stretches, found) -> list[tuple[float, float]]:
             continue
         begun = bisect.bisect_left(starts, b) - bisect.bisect_left(starts, a)
         if begun == 0 or (b - a >= HOLE_LONG_SECONDS and begun < HOLE_WORDS_PER_SECOND * (b - a)):
-            if holes and a - holes[-1][1] <= HOLE_JOIN_SECONDS:
+            if holes and a - holes[-1][1] <= join:
                 holes[-1] = (holes[-1][0], b)
             else:
                 holes.append((a, b))
     return holes
 
 
-def _fill_holes(model, samples, stretches, found, language, beam_size: int, hotwords) -> list:
-    """``found`` with the stretches of speech the batched pass skipped decoded again by the sequential decoder. The
-    batched pass decodes up to 30 s at once without timestamps and sometimes jumps from one sentence to a later one
-    (most often it keeps only the last sentence of a chunk); the sequential decoder moves on by its timestamps, so it
-    cannot skip. Neighbouring holes are decoded as one clip: a skipped chunk is many holes, and each clip costs a whole
-    30 s window to encode. A hole's new words replace the old ones starting in it when there are more of them, and
-    never overlap a word kept around it."""
-    holes = _holes(stretches, found)
-    if not holes:
-        return found
-    duration = len(samples) / SAMPLE_RATE
-    clips = [t for a, b in holes for t in (max(0.0, a - 0.1), min(duration, b + 0.1))]
-    segments, _ = model.transcribe(samples, language=language, beam_size=beam_size, word_timestamps=True,
-                                   condition_on_previous_text=False, clip_timestamps=clips, hotwords=hotwords or None)
+def _patch(found: list, holes: list[tuple[float, float]], segments) -> list:
+    """``found`` with each hole's words replaced by the words decoded again (``segments``) when there are more of
+    them; a repetition loop is left out, and a new word never overlaps a word kept around the hole."""
     fresh = [w for seg in segments if seg.compression_ratio <= COMPRESSION_LIMIT for w in seg.words or []
              if w.word.strip()]
     out = list(found)
@@ -344,6 +333,37 @@ def _fill_holes(model, samples, stretches, found, language, beam_size: int, hotw
             # a word before the hole that the alignment stretched over it ends where the hole begins
             out = [replace(k, end=max(k.start, a)) if k.start < a < k.end - 0.5 else k for k in kept] + new
     return out
+
+
+def _fill_holes(model, samples, stretches, found, language, beam_size: int, hotwords) -> list:
+    """``found`` with the stretches of speech the batched pass skipped decoded again, in two rounds.
+
+    1. The sequential decoder: the batched pass decodes up to 30 s at once without timestamps and sometimes jumps
+       from one sentence to a later one (most often it keeps only the last sentence of a chunk); the sequential
+       decoder moves on by its timestamps, so it seldom skips. Neighbouring holes are decoded as one clip: a skipped
+       chunk is many holes, and each clip costs a whole 30 s window to encode.
+    2. What is still a hole is decoded once more, each hole a clip of its own, all of them in one batch. In a long
+       clip of several turns the sequential decoder can still step over a quiet voice's turn (heldout-x: a quiet
+       guest's 13 s answer came back empty); alone in its clip, the turn is all there is to decode.
+    """
+    from faster_whisper import BatchedInferencePipeline
+
+    duration = len(samples) / SAMPLE_RATE
+    holes = _holes(stretches, found)
+    if not holes:
+        return found
+    clips = [t for a, b in holes for t in (max(0.0, a - 0.1), min(duration, b + 0.1))]
+    segments, _ = model.transcribe(samples, language=language, beam_size=beam_size, word_timestamps=True,
+                                   condition_on_previous_text=False, clip_timestamps=clips, hotwords=hotwords or None)
+    found = _patch(found, holes, segments)
+    holes = _holes(stretches, found, join=0.0)
+    if not holes:
+        return found
+    clips = [{"start": max(0.0, a - 0.1), "end": min(duration, b + 0.1, a - 0.1 + CHUNK_SECONDS)} for a, b in holes]
+    segments, _ = BatchedInferencePipeline(model).transcribe(
+        samples, language=language, beam_size=beam_size, batch_size=BATCH_SIZE, word_timestamps=True,
+        clip_timestamps=clips, hotwords=hotwords or None)
+    return _patch(found, holes, segments)
 
 
 # --- transcription ---------------------------------------------------------------------------------------------------
