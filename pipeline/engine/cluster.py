@@ -82,13 +82,14 @@ class DaskExecutor(Executor):
             raise KindcastError("building on a Dask cluster needs the dask extra: pip install 'kindcast[dask]'") \
                 from None
         # Dask's own log (lost connections, restarted workers) is not the producer's business: each episode's
-        # outcome is reported in one line, and a lost worker as a warning on its episode.
+        # outcome is reported in one line, and a lost worker as a warning on its episode. The local workers log at
+        # CRITICAL too: a worker still beating when the scheduler closes logs a traceback at ERROR.
         logging.getLogger("distributed").setLevel(logging.CRITICAL)
         if self.address is None:
             per_worker = max(1, cores() // self.workers)
             self.cluster = distributed.LocalCluster(n_workers=self.workers, threads_per_worker=per_worker,
                                                     processes=True, resources={RESOURCE: 1}, host="127.0.0.1",
-                                                    dashboard_address=":0", silence_logs=logging.ERROR)
+                                                    dashboard_address=":0", silence_logs=logging.CRITICAL)
             self.client = distributed.Client(self.cluster, set_as_default=False)
             return self.client
         try:
