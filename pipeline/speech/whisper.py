@@ -6,9 +6,8 @@
   voice activity detector, padded by up to 0.4 s and laid end to end in 30 s windows (a block's last window, half
   full, waits for the next block's speech); each window is encoded and aligned on its own (``_window_by_window``).
   Each stretch of speech is levelled first and the stretches the batched pass skipped are decoded again (see "What
-  the batched decoder missed" in the README). Measured before levelling and re-decoding: about
-  twice as fast as the plain sequential ``WhisperModel.transcribe``; with them, on a loaded machine, about as fast
-  on a quiet-guest interview (``scripts/bench_transcribe.py``, ``scripts/bench_diarize.py``): to be re-measured.
+  the batched decoder missed" in the README). Measured on the 31-minute interview of ``scripts/bench_episode.py``
+  with two named voices: 14.5-22.8x real time, as the shared machine's speed varied (README, "Speakers, measured").
 - Memory: the audio is decoded as a stream and transcribed in blocks of ``BLOCK_SECONDS``, each cut at the quietest
   moment near its end, so a 3-hour episode needs no more memory than a 5-minute one.
 - Speakers: with ``channels={"left": name, "right": name}`` each channel of a stereo file is transcribed on its own
