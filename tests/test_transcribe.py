@@ -493,3 +493,36 @@ def test_windows_are_encoded_and_aligned_one_at_a_time_with_the_same_words(tmp_p
     assert {"neighbours", "children"} <= set(norm(" ".join(w.word for w in found["ours"])))
     assert all(abs(a.start - b.start) < 0.2 and abs(a.end - b.end) < 0.2 for a, b in zip(found["ours"],
                                                                                         found["theirs"]))
+
+
+def test_a_window_of_the_sequential_decoder_gets_tokens_for_the_audio_it_holds(tmp_path, model_dir, monkeypatch):
+    """On a sliver of pause at the end of a clip Whisper can loop on the hotwords up to 448 tokens, at every fallback
+    temperature (3 s for nothing, on a 70 s interview): each window of the sequential decoder may now generate 10
+    tokens a second of the audio it holds, and 16 more. Real speech needs at most about 6 a second."""
+    import numpy as np
+    from faster_whisper import WhisperModel
+
+    subprocess.run(["espeak-ng", "-s", "150", "-w", str(tmp_path / "line.wav"),
+                    "Forty neighbours brought their own tools to the garden."], check=True)
+    speech = next(core.audio_blocks(tmp_path / "line.wav", 1))[1][0]
+    budgets = []
+    real = WhisperModel.generate_with_fallback
+    monkeypatch.setattr(WhisperModel, "generate_with_fallback", lambda self, enc, prompt, tok, options: (
+        budgets.append(options.max_new_tokens), real(self, enc, prompt, tok, options))[1])
+    ours = core.load_model(str(model_dir), "int8", 2)
+    theirs = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=2, local_files_only=True)
+    said = {}
+    for name, model in (("ours", ours), ("theirs", theirs)):
+        segments, _ = model.transcribe(speech, language="en", beam_size=5, word_timestamps=True,
+                                       hotwords="Mina Patel, Sam Whitfield.")
+        said[name] = [w.word for s in segments for w in s.words]
+    seconds = len(speech) / 16000
+    assert len(budgets) == 2 and budgets[1] is None  # faster-whisper's own model: up to its 448 tokens
+    assert abs(budgets[0] - (10 * seconds + 16)) <= 2, (budgets[0], seconds)
+    assert said["ours"] == said["theirs"] and {"neighbours", "garden"} <= british(norm(" ".join(said["ours"])))
+
+    budgets.clear()  # a full 30 s window: 316 tokens, within what the model's 448 leave after the prompt
+    segments, _ = ours.transcribe(np.concatenate([speech, np.zeros(40 * 16000, np.float32)]), language="en",
+                                  beam_size=5)
+    list(segments)
+    assert budgets[0] == 316

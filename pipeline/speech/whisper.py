@@ -21,6 +21,7 @@ from __future__ import annotations
 import bisect
 import functools
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -126,6 +127,9 @@ def _window_by_window():
 
     class WindowByWindow(WhisperModel):
         def encode(self, features):
+            if features.ndim == 2:  # the sequential decoder's window: how much of it is audio, not padding
+                heard = np.flatnonzero(np.any(features != 0, axis=0))
+                _window.frames = int(heard[-1]) + 1 if len(heard) else 0
             if features.ndim == 3 and len(features) > 1:
                 parts = [np.asarray(super(WindowByWindow, self).encode(one[None])) for one in features]
                 return ctranslate2.StorageView.from_array(np.concatenate(parts))
@@ -142,7 +146,21 @@ def _window_by_window():
                     num_frames[i:i + 1] if isinstance(num_frames, list) else num_frames, median_filter_width)
             return found
 
+        def generate_with_fallback(self, encoder_output, prompt, tokenizer, options):
+            # a window holding a few seconds of audio gets a few seconds' worth of tokens: on a sliver of silence
+            # Whisper can loop ("Mina Patel, Mina Patel, ...") up to its 448 tokens, at every fallback temperature
+            frames, _window.frames = getattr(_window, "frames", None), None
+            if frames is not None:
+                cap = min(self.max_length - len(prompt), int(TOKENS_PER_SECOND * frames / 100) + 16)
+                if cap > 0 and (options.max_new_tokens is None or cap < options.max_new_tokens):
+                    options = replace(options, max_new_tokens=cap)
+            return super().generate_with_fallback(encoder_output, prompt, tokenizer, options)
+
     return WindowByWindow
+
+
+_window = threading.local()  # the sequential decoder's current window: frames of audio in it
+TOKENS_PER_SECOND = 10  # at most, in a window of the sequential decoder (speech: up to 5.7, timestamps included)
 
 
 @functools.lru_cache(maxsize=2)
