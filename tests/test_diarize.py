@@ -153,19 +153,15 @@ def test_one_guest_called_by_name_to_speak_takes_that_name_against_the_order_lis
     """heldout-au: the first guest's "Thanks, Dana." was lost, so the guest listed second was heard first; the host's
     "Marcus, set the scene." hands the floor by name (no question), once, and that is enough."""
     names = ["Dana Whitlock", "Marcus Delacroix", "Ruth Abernathy"]
-    words = _said((0, "Hi, I'm Dana Whitlock. Ruth Abernathy runs climate campaigns, Marcus Delacroix was a police "
-                      "sergeant. Welcome both of you."),
-                  (1, "Glad to be here."),  # Ruth
-                  (0, "Marcus, set the scene."),
-                  (2, "January, and the train was stuck in the snow."),
+    opening = _said((0, "Hi, I'm Dana Whitlock. Ruth Abernathy runs climate campaigns, Marcus Delacroix was a police "
+                        "sergeant. Welcome both of you."),
+                    (1, "Glad to be here."))  # Ruth
+    after = _said((2, "January, and the train was stuck in the snow."),
                   (1, "And he was wearing a cap I would not wear."))
-    assert diarize.name_voices(words, names) == [0, 2, 1]
+    assert diarize.name_voices(opening + _said((0, "Marcus, set the scene.")) + after, names) == [0, 2, 1]
     # the name at the head of a sentence that does not end the turn hands nothing over
-    words[len(_said((0, "Hi, I'm Dana Whitlock. Ruth Abernathy runs climate campaigns, Marcus Delacroix was a "
-                        "police sergeant. Welcome both of you."), (1, "Glad to be here."))):] = \
-        _said((0, "Marcus, you were there first. So tell us."), (2, "January, and the train was stuck in the snow."),
-              (1, "And he was wearing a cap I would not wear."))
-    assert diarize.name_voices(words, names) == [0, 1, 2]
+    assert diarize.name_voices(opening + _said((0, "Marcus, you were there first. So tell us.")) + after,
+                               names) == [0, 1, 2]
 
 
 def test_a_voice_that_says_its_name_gets_it_even_spelt_loosely():

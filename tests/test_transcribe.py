@@ -495,6 +495,7 @@ def test_windows_are_encoded_and_aligned_one_at_a_time_with_the_same_words(tmp_p
                                                                                         found["theirs"]))
 
 
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (Debian package) for speech")
 def test_a_window_of_the_sequential_decoder_gets_tokens_for_the_audio_it_holds(tmp_path, model_dir, monkeypatch):
     """On a sliver of pause at the end of a clip Whisper can loop on the hotwords up to 448 tokens, at every fallback
     temperature (3 s for nothing, on a 70 s interview): each window of the sequential decoder may now generate 10

@@ -120,7 +120,9 @@ def cpu_threads() -> int:
 def _window_by_window():
     """faster-whisper's WhisperModel, encoding and aligning the windows of a batch one at a time: CTranslate2 on two
     AVX2 cores does a batch of 8 windows 17-23 % slower than the same 8 one by one (``scripts/bench_windows.py``);
-    the text is the same, word times move by at most a few hundredths of a second. Generation stays batched."""
+    the text is the same, word times move by at most a few hundredths of a second. Generation stays batched. Each
+    window of the sequential decoder may generate ``TOKENS_PER_SECOND`` tokens a second of the audio it holds, and 16
+    more (its encoder call counts the audio, the generation reads the count)."""
     import ctranslate2
     import numpy as np
     from faster_whisper import WhisperModel
