@@ -627,8 +627,9 @@ def transcribe_audio(
             pieces = [p for group in groups for p in group]
             packed = np.concatenate([decoded[round(p.start * SAMPLE_RATE):round(p.end * SAMPLE_RATE)] for p in pieces])
             clips = [{"start": group[0].at, "end": group[-1].at + group[-1].end - group[-1].start} for group in groups]
-            # with timestamp tokens: the decoder moves through a window sentence by sentence and skips fewer of them
-            # than without (README, "What the batched decoder missed"); its text comes in timed segments
+            # with timestamp tokens: the decoder starts each window at 0.00 and moves through it by timestamps; on
+            # quiet-guest recordings it left less speech without words than without them (README, "This round:
+            # timestamp tokens..."); a window's text comes in several timed segments
             found, seen = pipeline.transcribe(
                 packed, language=language, beam_size=beam_size, batch_size=BATCH_SIZE, word_timestamps=True,
                 vad_filter=False, clip_timestamps=clips, hotwords=hotwords or None, without_timestamps=False)
