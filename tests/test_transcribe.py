@@ -413,34 +413,6 @@ def test_the_batched_pass_reads_the_padded_speech_end_to_end_and_its_times_come_
     assert (out[0].start, out[0].end, out[1].start) == (1.1, 4.0, 20.6)
 
 
-def test_a_short_repetition_loop_is_not_published():
-    """Whisper's compression test (2.4) misses a loop of a few words over a short stretch; a word said five times
-    running, two words four times, or three or four words three times is a loop too. Its words are left out of a
-    hole's new words, so the hole stays a hole rather than be filled with the loop."""
-    from faster_whisper.transcribe import Segment, Word as FWord, get_compression_ratio
-
-    looped = " We got reached at 10 p.m. d and p.m. d and p.m. d.m. d.m. d.m. d.m. d.m. d.m."  # heldout-aq
-    assert core._loops(looped) and core._loops("No, no, no, no, no, no.")
-    assert core._loops("and then and then and then and then") and core._loops("out of the, out of the, out of the")
-    assert not core._loops("No, no, no, I said. Very, very, very good.")
-    assert not core._loops("The cat sat on the mat, and the dog sat on the log, and the bird sat on the post.")
-
-    def seg(text, start, ratio):
-        words = text.split()
-        step = 4.0 / len(words)
-        fw = [FWord(start=start + i * step, end=start + (i + 1) * step, word=" " + w, probability=1.0)
-              for i, w in enumerate(words)]
-        return Segment(id=0, seek=0, start=start, end=start + 4.0, text=" " + text, tokens=[], avg_logprob=0.0,
-                       compression_ratio=ratio, no_speech_prob=0.0, words=fw, temperature=0.0)
-
-    before = seg("Thank you for coming.", 0.0, 1.0).words
-    assert get_compression_ratio(looped) <= core.COMPRESSION_LIMIT  # the compression test lets it through
-    out = core._patch(before, [(5.0, 9.0), (10.0, 14.0)],
-                      [seg(looped.strip(), 5.0, get_compression_ratio(looped)),
-                       seg("Nothing for about an hour.", 10.0, 1.0)])
-    assert " ".join(w.word.strip() for w in out) == "Thank you for coming. Nothing for about an hour."
-
-
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (Debian package) for speech")
 def test_blocks_cost_no_extra_windows_and_silence_is_not_decoded(tmp_path, model_dir, monkeypatch):
     """The file is read in blocks; a block's last window, half full, waits for the next block's speech instead of
@@ -474,14 +446,11 @@ def test_blocks_cost_no_extra_windows_and_silence_is_not_decoded(tmp_path, model
 
     monkeypatch.setattr(BatchedInferencePipeline, "transcribe", spy)
     one = core.transcribe_audio(wav, model_dir=model_dir)
+    monkeypatch.setattr(core, "FILL_HOLES", False)  # only the batched pass is counted from here
+    clips.clear()
     monkeypatch.setattr(core, "BLOCK_SECONDS", 25.0)
     assert len(list(core.audio_blocks(wav, 1))) >= 3
     blocks = core.transcribe_audio(wav, model_dir=model_dir)
-    # the windows: only the batched pass is counted (a window whose decoding ends early leaves the rest of its
-    # speech to the holes, which are decoded with more clips)
-    monkeypatch.setattr(core, "FILL_HOLES", False)
-    clips.clear()
-    core.transcribe_audio(wav, model_dir=model_dir)
     assert duration > 60 and all(c["end"] - c["start"] <= 30.0 for c in clips)
     assert len(clips) == needed  # no more windows than one block would need
     assert sum(c["end"] - c["start"] for c in clips) < duration - 20  # the silence was not read

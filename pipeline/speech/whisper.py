@@ -7,8 +7,7 @@
   full, waits for the next block's speech); each window is encoded and aligned on its own (``_window_by_window``).
   Each stretch of speech is levelled first and the stretches the batched pass skipped are decoded again (see "What
   the batched decoder missed" in the README). Measured on the 31-minute interview of ``scripts/bench_episode.py``
-  with two named voices: 14.5-22.8x real time, as the shared machine's speed varied (README, "Speakers, measured");
-  17.8-18.1x with timestamp tokens in the batched pass, 10 % slower than without in the same runs.
+  with two named voices: 14.5-22.8x real time, as the shared machine's speed varied (README, "Speakers, measured").
 - Memory: the audio is decoded as a stream and transcribed in blocks of ``BLOCK_SECONDS``, each cut at the quietest
   moment near its end, so a 3-hour episode needs no more memory than a 5-minute one.
 - Speakers: with ``channels={"left": name, "right": name}`` each channel of a stereo file is transcribed on its own
@@ -21,9 +20,7 @@ from __future__ import annotations
 
 import bisect
 import functools
-import itertools
 import os
-import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -38,7 +35,6 @@ BLOCK_SECONDS = 300.0  # audio transcribed at once; the VAD's memory grows with 
 CUT_SEARCH = 20.0  # look this far back from a block's end for the quietest moment to cut at
 BATCH_SIZE = 8
 COMPRESSION_LIMIT = 2.4  # a segment whose text compresses better than this is a repetition loop (Whisper's own test)
-REPEATS = ((1, 5), (2, 4), (3, 3), (4, 3))  # (n, times): n words said this many times running is a loop too
 BLEED_DB = 15.0  # a channel's word is bleed when that channel is this much quieter than the other
 DEFAULT_MODEL_NAMES = ("tiny.en", "default")
 MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
@@ -304,33 +300,15 @@ class _Timed:
     word: str
 
 
-def _loops(text: str) -> bool:
-    """A repetition loop too short for the compression test: the same ``n`` words ``times`` times running
-    (``REPEATS``), as in "p.m. d and p.m. d.m. d.m. d.m. d.m." over a quiet guest's answer."""
-    words = re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()
-    for n, times in REPEATS:
-        for first in range(n):
-            run = 1
-            for i in range(first + n, len(words) - n + 1, n):
-                run = run + 1 if words[i:i + n] == words[i - n:i] else 1
-                if run >= times:
-                    return True
-    return False
-
-
-def _looped(segment) -> bool:
-    return segment.compression_ratio > COMPRESSION_LIMIT or _loops(segment.text)
-
-
 def _redo(model, samples, start: float, end: float, language, beam_size: int, hotwords) -> list[_Timed]:
-    """Decode a stretch again, the slow careful way, when the batched pass fell into a repetition loop in one of a
-    window's segments (it decodes at one temperature only): the plain sequential decoder retries at rising
-    temperatures. Parts still looping are dropped rather than published."""
+    """Decode a stretch again, the slow careful way, when the batched pass fell into a repetition loop (it decodes at
+    one temperature only): the plain sequential decoder retries at rising temperatures. Parts still looping are
+    dropped rather than published."""
     a, b = int(start * SAMPLE_RATE), int(end * SAMPLE_RATE)
     segments, _ = model.transcribe(samples[a:b], language=language, beam_size=beam_size, word_timestamps=True,
                                    condition_on_previous_text=False, vad_filter=True, hotwords=hotwords or None)
     return [_Timed(start + w.start, start + w.end, w.word) for seg in segments
-            if not _looped(seg) for w in seg.words or []]
+            if seg.compression_ratio <= COMPRESSION_LIMIT for w in seg.words or []]
 
 
 # --- what the batched decoder misses ----------------------------------------------------------------------------------
@@ -468,7 +446,7 @@ def _holes(stretches, found, join: float = HOLE_JOIN_SECONDS) -> list[tuple[floa
 def _patch(found: list, holes: list[tuple[float, float]], segments) -> list:
     """``found`` with each hole's words replaced by the words decoded again (``segments``) when there are more of
     them; a repetition loop is left out, and a new word never overlaps a word kept around the hole."""
-    fresh = [w for seg in segments if not _looped(seg) for w in seg.words or []
+    fresh = [w for seg in segments if seg.compression_ratio <= COMPRESSION_LIMIT for w in seg.words or []
              if w.word.strip()]
     out = list(found)
     for a, b in holes:
@@ -483,11 +461,10 @@ def _patch(found: list, holes: list[tuple[float, float]], segments) -> list:
 def _fill_holes(model, samples, stretches, found, language, beam_size: int, hotwords) -> list:
     """``found`` with the stretches of speech the batched pass skipped decoded again, in two rounds.
 
-    1. The sequential decoder: the batched pass decodes up to 30 s at once and sometimes jumps from one sentence to a
-       later one (most often it keeps only the last sentence of a chunk); the sequential decoder moves on from each
-       window to the next by its timestamps, so it seldom skips. Neighbouring holes are decoded as one clip: a
-       skipped chunk is many holes, and each clip costs a whole 30 s window to encode. Each clip's text is the
-       prompt of the next one, as in a plain call.
+    1. The sequential decoder: the batched pass decodes up to 30 s at once without timestamps and sometimes jumps
+       from one sentence to a later one (most often it keeps only the last sentence of a chunk); the sequential
+       decoder moves on by its timestamps, so it seldom skips. Neighbouring holes are decoded as one clip: a skipped
+       chunk is many holes, and each clip costs a whole 30 s window to encode.
     2. What is still a hole is decoded once more, each hole a clip of its own, all of them in one batch. In a long
        clip of several turns the sequential decoder can still step over a quiet voice's turn (heldout-x: a quiet
        guest's 13 s answer came back empty); alone in its clip, the turn is all there is to decode.
@@ -500,7 +477,7 @@ def _fill_holes(model, samples, stretches, found, language, beam_size: int, hotw
         return found
     clips = [t for a, b in holes for t in (max(0.0, a - 0.1), min(duration, b + 0.1))]
     segments, _ = model.transcribe(samples, language=language, beam_size=beam_size, word_timestamps=True,
-                                   condition_on_previous_text=True, clip_timestamps=clips, hotwords=hotwords or None)
+                                   condition_on_previous_text=False, clip_timestamps=clips, hotwords=hotwords or None)
     found = _patch(found, holes, segments)
     holes = _holes(stretches, found, join=0.0)
     if not holes:
@@ -627,12 +604,9 @@ def transcribe_audio(
             pieces = [p for group in groups for p in group]
             packed = np.concatenate([decoded[round(p.start * SAMPLE_RATE):round(p.end * SAMPLE_RATE)] for p in pieces])
             clips = [{"start": group[0].at, "end": group[-1].at + group[-1].end - group[-1].start} for group in groups]
-            # with timestamp tokens: the decoder starts each window at 0.00 and moves through it by timestamps; on
-            # quiet-guest recordings it left less speech without words than without them (README, "This round:
-            # timestamp tokens..."); a window's text comes in several timed segments
             found, seen = pipeline.transcribe(
                 packed, language=language, beam_size=beam_size, batch_size=BATCH_SIZE, word_timestamps=True,
-                vad_filter=False, clip_timestamps=clips, hotwords=hotwords or None, without_timestamps=False)
+                vad_filter=False, clip_timestamps=clips, hotwords=hotwords or None)
             segments, language = _unpacked(found, pieces), seen.language
         return _Unit(offset, len(samples) / SAMPLE_RATE, k, samples, other, stretches, decoded, speaker, segments,
                      language, heard)
@@ -651,14 +625,12 @@ def transcribe_audio(
                 embedded.append(ahead.submit(diarizer.add, *unit.heard))
             coming = ahead.submit(prepare, language)
             found_words: list = []
-            for _, window in itertools.groupby(unit.segments, key=lambda seg: seg.seek):  # a window's segments
-                window = list(window)
-                found = [w for seg in window for w in seg.words or []]
-                if any(_looped(seg) for seg in window):
-                    found = _redo(model, unit.decoded, window[0].start, window[-1].end, language, beam_size, hotwords)
+            for seg in unit.segments:
+                found = seg.words or []
+                if seg.compression_ratio > COMPRESSION_LIMIT:
+                    found = _redo(model, unit.decoded, seg.start, seg.end, language, beam_size, hotwords)
                 found_words += [w for w in found if w.word.strip()]
-                read = min(window[-1].end, unit.seconds)
-                done = unit.offset + unit.seconds * (unit.k + read / unit.seconds) / len(tracks)
+                done = unit.offset + unit.seconds * (unit.k + min(seg.end, unit.seconds) / unit.seconds) / len(tracks)
                 report(min(1.0, done / total))
             if FILL_HOLES:
                 found_words = _fill_holes(model, unit.decoded, unit.stretches, found_words, language, beam_size,
