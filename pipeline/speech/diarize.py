@@ -541,21 +541,14 @@ def name_voices(words: list[tuple[str, int | None]], names: list[str]) -> list[i
         if i + 1 < len(turns):  # a question handing the floor to someone by name, and thanks by name after it
             after, reply = turns[i + 1]
             if said[-1].rstrip().endswith("?"):
-                start, ends = len(said) - 1, 0
-                while start > 0 and len(said) - start < 30:
-                    ends += said[start - 1].rstrip().endswith((".", "?", "!"))
-                    if ends == 2:
-                        break
-                    start -= 1
+                start = _last_sentences(said, 2, at_most=30)  # the question and the sentence before it
                 called = {found[j] for j in range(start, len(said)) if found[j] is not None
                           and (said[j].rstrip().endswith((",", "?")) or (j and said[j - 1].rstrip().endswith(",")))}
                 called -= own
                 if len(called) == 1:  # "Walter, what did you think?", "Good point, Ben. And then?"
                     score[after, called.pop()] += ADDRESSED
             else:  # "Marcus, set the scene.": the last sentence opens by calling someone
-                start = len(said) - 1
-                while start > 0 and not said[start - 1].rstrip().endswith((".", "?", "!")):
-                    start -= 1
+                start = _last_sentences(said, 1)
                 n = found[start]
                 if n is not None and n not in own and (said[start].rstrip().endswith(",") or (
                         start + 1 < len(said) and found[start + 1] == n and said[start + 1].rstrip().endswith(","))):
@@ -572,6 +565,18 @@ def name_voices(words: list[tuple[str, int | None]], names: list[str]) -> list[i
 
 _THANKS = {"thanks", "thank", "cheers", "hi", "hello", "hey"}
 _INTRODUCING = [["i", "am"], ["name", "is"], ["this", "is"], ["i'm"], ["it's"], ["im"], ["its"]]
+
+
+def _last_sentences(said: list[str], count: int, at_most: int | None = None) -> int:
+    """Where the last ``count`` sentences of a turn's words begin (the index of their first word), looking back at
+    most ``at_most`` words."""
+    start, ends = len(said) - 1, 0
+    while start > 0 and (at_most is None or len(said) - start < at_most):
+        ends += said[start - 1].rstrip().endswith((".", "?", "!"))
+        if ends == count:
+            break
+        start -= 1
+    return start
 
 
 def _letters(text: str) -> str:
