@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass, replace
 import shutil
 import subprocess
 from pathlib import Path
@@ -321,13 +322,8 @@ def test_build_names_speakers_from_a_mono_master_through_the_raw_recording(tmp_p
     assert {w.speaker for w in words if w.text.lower().startswith(("wizard", "curtain"))} == {"Lee Left"}
 
 
-@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (Debian package) for speech")
-def test_what_the_batched_pass_skipped_is_decoded_again_in_one_clip(tmp_path, model_dir):
-    """The batched pass sometimes keeps only the last sentence of a chunk. Words lost from neighbouring stretches of
-    speech are found as holes, joined into one clip, and decoded again by the real model (sequentially, so it cannot
-    skip); the words around them stay as they were."""
-    from faster_whisper import BatchedInferencePipeline
-
+def _four_sentences(tmp_path: Path) -> Path:
+    """Four spoken sentences, 0.6 s apart, as a 16 kHz mono file."""
     lines = ["The garden opened on Saturday morning.", "Forty neighbours brought their own tools.",
              "Nobody expected so many children to come.", "She planted the first apple tree herself."]
     parts = []
@@ -338,7 +334,54 @@ def test_what_the_batched_pass_skipped_is_decoded_again_in_one_clip(tmp_path, mo
     subprocess.run([ffmpeg_exe(), "-v", "error", "-y", *sum((["-i", p] for p in parts), []), "-filter_complex",
                     "".join(f"[{i}]apad=pad_dur=0.6[a{i}];" for i in range(4)) + "".join(f"[a{i}]" for i in range(4))
                     + "concat=n=4:v=0:a=1", "-ar", "16000", "-ac", "1", str(wav)], check=True)
-    samples = next(core.audio_blocks(wav, 1))[1][0]
+    return wav
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (Debian package) for speech")
+def test_a_repetition_loop_of_the_batched_pass_is_dropped_and_its_speech_decoded_again(tmp_path, model_dir,
+                                                                                       monkeypatch):
+    """The batched pass decodes at one temperature only and can fall into a loop ("children children children
+    ..."). Whisper's compression test finds it; its words are dropped and the speech under it is decoded again with
+    the holes, by the real model: the sentence comes back once, in its place. Part of a stretch under the loop is a
+    hole even when words of a neighbour start in the rest of the stretch."""
+    wav = _four_sentences(tmp_path)
+    unpacked = core._unpacked
+
+    def looping(segments, pieces):  # the batched pass's real segments, the one with "children" made a loop
+        for seg in unpacked(segments, pieces):
+            if "children" in seg.text:
+                loop = [replace(w, word=" children") for w in seg.words]
+                seg = replace(seg, text=" children" * len(loop), words=loop, compression_ratio=9.9)
+            yield seg
+
+    monkeypatch.setattr(core, "_unpacked", looping)
+    out = core.transcribe_audio(wav, model_dir=model_dir)
+    text = norm(" ".join(w.text for w in out.words))
+    assert text.count("children") == 1, " ".join(text)
+    assert text.index("garden") < text.index("nobody") < text.index("children") < text.index("come") \
+        < text.index("herself"), " ".join(text)
+
+    stretches = [(1.0, 3.0), (3.6, 6.0)]
+    found = [_W(1.1, 1.4, " Forty"), _W(1.5, 1.9, " neighbours")]  # the loop's words (2.0-6.0) dropped
+    assert core._holes(stretches, found) == [(3.6, 6.0)]
+    assert core._holes(stretches, found, looped=[(2.0, 6.0)]) == [(2.0, 6.0)]  # 2.0-3.0 and the next stretch
+
+
+@dataclass(frozen=True)
+class _W:
+    start: float
+    end: float
+    word: str
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (Debian package) for speech")
+def test_what_the_batched_pass_skipped_is_decoded_again_in_one_clip(tmp_path, model_dir):
+    """The batched pass sometimes keeps only the last sentence of a chunk. Words lost from neighbouring stretches of
+    speech are found as holes, joined into one clip, and decoded again by the real model (sequentially, so it cannot
+    skip); the words around them stay as they were."""
+    from faster_whisper import BatchedInferencePipeline
+
+    samples = next(core.audio_blocks(_four_sentences(tmp_path), 1))[1][0]
     stretches = core.speech_stretches(samples)
     model = core.load_model(str(model_dir), "int8", 2)
     segments, _ = BatchedInferencePipeline(model).transcribe(samples, language="en", word_timestamps=True,

@@ -293,24 +293,6 @@ def _rms_db(samples, start: float, end: float) -> float:
     return float(10 * np.log10(float(np.mean(part.astype(np.float64) ** 2)) + 1e-20))
 
 
-@dataclass(frozen=True)
-class _Timed:
-    start: float
-    end: float
-    word: str
-
-
-def _redo(model, samples, start: float, end: float, language, beam_size: int, hotwords) -> list[_Timed]:
-    """Decode a stretch again, the slow careful way, when the batched pass fell into a repetition loop (it decodes at
-    one temperature only): the plain sequential decoder retries at rising temperatures. Parts still looping are
-    dropped rather than published."""
-    a, b = int(start * SAMPLE_RATE), int(end * SAMPLE_RATE)
-    segments, _ = model.transcribe(samples[a:b], language=language, beam_size=beam_size, word_timestamps=True,
-                                   condition_on_previous_text=False, vad_filter=True, hotwords=hotwords or None)
-    return [_Timed(start + w.start, start + w.end, w.word) for seg in segments
-            if seg.compression_ratio <= COMPRESSION_LIMIT for w in seg.words or []]
-
-
 # --- what the batched decoder misses ----------------------------------------------------------------------------------
 
 CHUNK_SECONDS = 30  # speech decoded at once by the batched pass (VAD stretches merged up to this)
@@ -425,18 +407,22 @@ def _last_marked(items):
         yield (*previous, True)
 
 
-def _holes(stretches, found, join: float = HOLE_JOIN_SECONDS) -> list[tuple[float, float]]:
+def _holes(stretches, found, join: float = HOLE_JOIN_SECONDS, looped=()) -> list[tuple[float, float]]:
     """The stretches of speech the batched pass skipped, joined when at most ``join`` seconds apart: a stretch in
     which no word starts is a hole, and so is a long one in which few do (the word alignment stretches a neighbour
-    over what was skipped, so coverage alone does not show it)."""
+    over what was skipped, so coverage alone does not show it). The speech inside a span in ``looped`` (where the
+    batched pass fell into a repetition loop, its words dropped) is a hole whatever words start in it."""
     starts = sorted(w.start for w in found)
+    parts = [(max(a, x), min(b, y), True) for a, b in stretches for x, y in looped if min(b, y) > max(a, x)]
     holes: list[tuple[float, float]] = []
-    for a, b in stretches:
+    for a, b, must in sorted(parts + [(a, b, False) for a, b in stretches]):
         if b - a < HOLE_MIN_SECONDS:
             continue
         begun = bisect.bisect_left(starts, b) - bisect.bisect_left(starts, a)
-        if begun == 0 or (b - a >= HOLE_LONG_SECONDS and begun < HOLE_WORDS_PER_SECOND * (b - a)):
-            if holes and a - holes[-1][1] <= join:
+        if must or begun == 0 or (b - a >= HOLE_LONG_SECONDS and begun < HOLE_WORDS_PER_SECOND * (b - a)):
+            if holes and a < holes[-1][1]:  # a looped part of a stretch that is a hole already
+                holes[-1] = (holes[-1][0], max(b, holes[-1][1]))
+            elif holes and a - holes[-1][1] <= join:
                 holes[-1] = (holes[-1][0], b)
             else:
                 holes.append((a, b))
@@ -458,8 +444,9 @@ def _patch(found: list, holes: list[tuple[float, float]], segments) -> list:
     return out
 
 
-def _fill_holes(model, samples, stretches, found, language, beam_size: int, hotwords) -> list:
-    """``found`` with the stretches of speech the batched pass skipped decoded again, in two rounds.
+def _fill_holes(model, samples, stretches, found, language, beam_size: int, hotwords, looped=()) -> list:
+    """``found`` with the stretches of speech the batched pass skipped, or fell into a repetition loop on
+    (``looped``), decoded again, in two rounds.
 
     1. The sequential decoder: the batched pass decodes up to 30 s at once without timestamps and sometimes jumps
        from one sentence to a later one (most often it keeps only the last sentence of a chunk); the sequential
@@ -472,7 +459,7 @@ def _fill_holes(model, samples, stretches, found, language, beam_size: int, hotw
     from faster_whisper import BatchedInferencePipeline
 
     duration = len(samples) / SAMPLE_RATE
-    holes = _holes(stretches, found)
+    holes = _holes(stretches, found, looped=looped)
     if not holes:
         return found
     clips = [t for a, b in holes for t in (max(0.0, a - 0.1), min(duration, b + 0.1))]
@@ -625,16 +612,20 @@ def transcribe_audio(
                 embedded.append(ahead.submit(diarizer.add, *unit.heard))
             coming = ahead.submit(prepare, language)
             found_words: list = []
+            looped: list[tuple[float, float]] = []
             for seg in unit.segments:
-                found = seg.words or []
                 if seg.compression_ratio > COMPRESSION_LIMIT:
-                    found = _redo(model, unit.decoded, seg.start, seg.end, language, beam_size, hotwords)
-                found_words += [w for w in found if w.word.strip()]
+                    # a repetition loop (the batched pass decodes at one temperature only): its words are dropped
+                    # and its speech decoded again with the holes, by the sequential decoder, which retries at
+                    # rising temperatures; a loop there too is left out
+                    looped.append((seg.start, seg.end))
+                else:
+                    found_words += [w for w in seg.words or [] if w.word.strip()]
                 done = unit.offset + unit.seconds * (unit.k + min(seg.end, unit.seconds) / unit.seconds) / len(tracks)
                 report(min(1.0, done / total))
             if FILL_HOLES:
                 found_words = _fill_holes(model, unit.decoded, unit.stretches, found_words, language, beam_size,
-                                          hotwords)
+                                          hotwords, looped)
             found_words.sort(key=lambda w: w.start)
             for w in found_words:
                 text = w.word.strip()
