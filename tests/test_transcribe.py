@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, replace
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -361,17 +361,12 @@ def test_a_repetition_loop_of_the_batched_pass_is_dropped_and_its_speech_decoded
     assert text.index("garden") < text.index("nobody") < text.index("children") < text.index("come") \
         < text.index("herself"), " ".join(text)
 
+    from faster_whisper.transcribe import Word as FWord
+
     stretches = [(1.0, 3.0), (3.6, 6.0)]
-    found = [_W(1.1, 1.4, " Forty"), _W(1.5, 1.9, " neighbours")]  # the loop's words (2.0-6.0) dropped
+    found = [FWord(1.1, 1.4, " Forty", 1.0), FWord(1.5, 1.9, " neighbours", 1.0)]  # the loop's (2.0-6.0) dropped
     assert core._holes(stretches, found) == [(3.6, 6.0)]
     assert core._holes(stretches, found, looped=[(2.0, 6.0)]) == [(2.0, 6.0)]  # 2.0-3.0 and the next stretch
-
-
-@dataclass(frozen=True)
-class _W:
-    start: float
-    end: float
-    word: str
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (Debian package) for speech")
