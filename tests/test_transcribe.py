@@ -343,7 +343,7 @@ def test_a_repetition_loop_of_the_batched_pass_is_dropped_and_its_speech_decoded
     """The batched pass decodes at one temperature only and can fall into a loop ("children children children
     ..."). Whisper's compression test finds it; its words are dropped and the speech under it is decoded again with
     the holes, by the real model: the sentence comes back once, in its place. Part of a stretch under the loop is a
-    hole even when words of a neighbour start in the rest of the stretch."""
+    hole even when words of a neighbour start in the rest of the stretch. The hotwords go to the batched pass only."""
     wav = _four_sentences(tmp_path)
     unpacked = core._unpacked
 
@@ -355,11 +355,22 @@ def test_a_repetition_loop_of_the_batched_pass_is_dropped_and_its_speech_decoded
             yield seg
 
     monkeypatch.setattr(core, "_unpacked", looping)
-    out = core.transcribe_audio(wav, model_dir=model_dir)
+    from faster_whisper import BatchedInferencePipeline, WhisperModel
+
+    prompts = []  # (decoder, the hotwords it was given), in the order of the calls
+    for cls, label in ((BatchedInferencePipeline, "batched"), (WhisperModel, "sequential")):
+        def spy(self, *a, _real=cls.transcribe, _label=label, **k):
+            prompts.append((_label, k.get("hotwords")))
+            return _real(self, *a, **k)
+        monkeypatch.setattr(cls, "transcribe", spy)
+    out = core.transcribe_audio(wav, model_dir=model_dir, hotwords="Mina Patel, Sam Whitfield.")
     text = norm(" ".join(w.text for w in out.words))
     assert text.count("children") == 1, " ".join(text)
     assert text.index("garden") < text.index("nobody") < text.index("children") < text.index("come") \
         < text.index("herself"), " ".join(text)
+    # the names prompt the batched pass only: in a hole (often a quiet voice) the model writes them for the speech
+    assert prompts[0] == ("batched", "Mina Patel, Sam Whitfield.") and len(prompts) > 1, prompts
+    assert all(hotwords is None for _, hotwords in prompts[1:]), prompts
 
     from faster_whisper.transcribe import Word as FWord
 
@@ -393,7 +404,7 @@ def test_what_the_batched_pass_skipped_is_decoded_again_in_one_clip(tmp_path, mo
     calls = []
     decode = model.transcribe
     model.transcribe = lambda *a, **k: (calls.append(k["clip_timestamps"]), decode(*a, **k))[1]
-    out = core._fill_holes(model, samples, stretches, found, "en", 5, None)
+    out = core._fill_holes(model, samples, stretches, found, "en", 5)
     assert len(calls) == 1 and len(calls[0]) == 2
     text = norm(" ".join(w.word for w in sorted(out, key=lambda w: w.start)))
     assert {"neighbours", "tools", "children"} <= british(text), " ".join(text)
@@ -414,7 +425,7 @@ def test_what_the_batched_pass_skipped_is_decoded_again_in_one_clip(tmp_path, mo
 
     BatchedInferencePipeline.transcribe = spy
     try:
-        again = core._fill_holes(model, samples, stretches, found, "en", 5, None)
+        again = core._fill_holes(model, samples, stretches, found, "en", 5)
     finally:
         BatchedInferencePipeline.transcribe = real
         model.transcribe = decode

@@ -444,7 +444,7 @@ def _patch(found: list, holes: list[tuple[float, float]], segments) -> list:
     return out
 
 
-def _fill_holes(model, samples, stretches, found, language, beam_size: int, hotwords, looped=()) -> list:
+def _fill_holes(model, samples, stretches, found, language, beam_size: int, looped=()) -> list:
     """``found`` with the stretches of speech the batched pass skipped, or fell into a repetition loop on
     (``looped``), decoded again, in two rounds.
 
@@ -455,6 +455,12 @@ def _fill_holes(model, samples, stretches, found, language, beam_size: int, hotw
     2. What is still a hole is decoded once more, each hole a clip of its own, all of them in one batch. In a long
        clip of several turns the sequential decoder can still step over a quiet voice's turn (heldout-x: a quiet
        guest's 13 s answer came back empty); alone in its clip, the turn is all there is to decode.
+
+    Neither round is given the hotwords. A hole is mostly speech the batched pass could not read (a quiet guest over
+    noise), and there, with the names in its prompt, the model writes the names instead of the speech: a quiet
+    guest's "Thanks, Declan, and hi to Joseph, who I know is listening" came back as "Declan lump. Mahoney, Ayesha
+    Rahimi, Ayesha Rahimi. Ayesha" (without them: "Thanks! Big lamp! And I'm the Joseph, and I know he's
+    listening!"). The names are mostly said clearly, and read in the batched pass.
     """
     from faster_whisper import BatchedInferencePipeline
 
@@ -464,7 +470,7 @@ def _fill_holes(model, samples, stretches, found, language, beam_size: int, hotw
         return found
     clips = [t for a, b in holes for t in (max(0.0, a - 0.1), min(duration, b + 0.1))]
     segments, _ = model.transcribe(samples, language=language, beam_size=beam_size, word_timestamps=True,
-                                   condition_on_previous_text=False, clip_timestamps=clips, hotwords=hotwords or None)
+                                   condition_on_previous_text=False, clip_timestamps=clips)
     found = _patch(found, holes, segments)
     holes = _holes(stretches, found, join=0.0)
     if not holes:
@@ -472,7 +478,7 @@ def _fill_holes(model, samples, stretches, found, language, beam_size: int, hotw
     clips = [{"start": max(0.0, a - 0.1), "end": min(duration, b + 0.1, a - 0.1 + CHUNK_SECONDS)} for a, b in holes]
     segments, _ = BatchedInferencePipeline(model).transcribe(
         samples, language=language, beam_size=beam_size, batch_size=BATCH_SIZE, word_timestamps=True,
-        clip_timestamps=clips, hotwords=hotwords or None)
+        clip_timestamps=clips)
     return _patch(found, holes, segments)
 
 
@@ -625,7 +631,7 @@ def transcribe_audio(
                 report(min(1.0, done / total))
             if FILL_HOLES:
                 found_words = _fill_holes(model, unit.decoded, unit.stretches, found_words, language, beam_size,
-                                          hotwords, looped)
+                                          looped)
             found_words.sort(key=lambda w: w.start)
             for w in found_words:
                 text = w.word.strip()
