@@ -280,3 +280,33 @@ def test_an_audiogram_caption_holds_one_voice():
              Word(0.95, 1.2, "so", "Ben")]
     captions = group_words(words, lambda text: 10.0 * len(text), 1000.0)
     assert [[w.text for w in c.words] for c in captions] == [["Yes", "indeed"], ["Right", "so"]]
+
+
+@pytest.mark.slow
+def test_a_quiet_guest_is_read_in_windows_of_its_own(interview, monkeypatch):
+    """The batched pass reads the quiet guest's speech in windows of its own (its answer and the host's next question
+    in one window came back as the question alone), and reads it there: the guest's words are in its first pass."""
+    from pipeline.speech import whisper as core
+
+    audio, truth = interview
+    laid = []
+    real = core._by_level
+
+    def spy(pieces, samples):
+        laid.extend(real(pieces, samples))
+        return laid
+
+    monkeypatch.setattr(core, "_by_level", spy)
+    monkeypatch.setattr(core, "FILL_HOLES", False)  # the batched pass alone
+    names = ["Ana Host", "Ben Guest"]
+    said = core.transcribe_audio(audio, model_dir=core.resolve_model(None), speakers=names,
+                                 hotwords=core.glossary_hotwords(names)).words
+    quiet = [p for p in laid if p.quiet]
+    assert quiet and laid.index(quiet[0]) == len(laid) - len(quiet)  # the loud pieces first
+    guest_time = sum(p.end - p.start for p in quiet if owner(truth, (p.start + p.end) / 2) == "Ben Guest")
+    assert guest_time >= 0.9 * sum(p.end - p.start for p in quiet)
+    turns = [u for u in truth["turns"] if u["speaker"] == "guest" and not u.get("overlap")]
+    assert guest_time >= 0.8 * sum(u["end"] - u["start"] for u in turns)
+    heard = [w for w in said if owner(truth, (w.start + w.end) / 2) == "Ben Guest"]
+    spoken = sum(len(u["text"].split()) for u in turns)
+    assert len(heard) >= 0.85 * spoken, f"{len(heard)} of the guest's {spoken} words in the batched pass"

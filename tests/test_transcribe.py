@@ -462,6 +462,44 @@ def test_the_batched_pass_reads_the_padded_speech_end_to_end_and_its_times_come_
     assert (out[0].start, out[0].end, out[1].start) == (1.1, 4.0, 20.6)
 
 
+def test_quiet_speech_is_read_in_windows_of_its_own():
+    """A voice far under the loudest tenth of the speech gets windows of its own, after the loud ones; at one level
+    nothing moves."""
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    samples = np.zeros(80 * 16000, np.float32)
+    stretches = [(1.0, 4.0), (5.0, 17.0), (18.0, 20.0), (21.0, 40.0), (41.0, 42.0), (43.0, 70.0)]
+    quiet = [False, True, False, True, False, True]  # a host's short questions, a guest 14 dB under them
+    for (a, b), q in zip(stretches, quiet):
+        part = rng.standard_normal(int((b - a) * 16000)).astype(np.float32) * (0.02 if q else 0.1)
+        samples[int(a * 16000):int(a * 16000) + len(part)] = part
+    pieces = core._pieces(stretches, 80.0)
+    laid = core._by_level(pieces, samples)
+    assert [p.quiet for p in laid] == [False] * 3 + [True] * 3
+    assert [(p.start, p.end) for p in laid] == [(p.start, p.end) for p in pieces if p.start in (0.6, 17.6, 40.6)] + \
+        [(p.start, p.end) for p in pieces if p.start in (4.6, 20.6, 42.6)]
+    lengths = [p.end - p.start for p in laid]
+    assert [p.at for p in laid] == pytest.approx([sum(lengths[:i]) for i in range(len(laid))], abs=1e-3)
+    groups = core._chunks(laid)
+    assert all(len({p.quiet for p in g}) == 1 for g in groups)  # loud and quiet never share a window
+    assert [len(g) for g in groups] == [3, 1, 1, 1]  # 4.8 s loud; the quiet 12.8 s, 19.8 s, 27.8 s apart
+    assert all(g[-1].at + g[-1].end - g[-1].start - g[0].at <= 30.0 for g in groups)
+    # the batched pass's times still come back to the track: 0.5 s into the first quiet piece
+    from faster_whisper.transcribe import Segment, Word as FWord
+
+    w = FWord(start=laid[3].at + 0.5, end=laid[3].at + 0.9, word=" yes", probability=1.0)
+    seg = Segment(id=0, seek=0, start=w.start, end=w.end, text=" yes", tokens=[], avg_logprob=0.0,
+                  compression_ratio=1.0, no_speech_prob=0.0, words=[w], temperature=0.0)
+    assert [(x.start, x.end) for x in next(core._unpacked([seg], laid)).words] == [(5.1, 5.5)]
+
+    even = samples.copy()
+    for (a, b), q in zip(stretches, quiet):
+        if q:
+            even[int(a * 16000):int(b * 16000)] *= 5  # every voice at one level
+    assert core._by_level(pieces, even) == pieces
+
+
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (Debian package) for speech")
 def test_blocks_cost_no_extra_windows_and_silence_is_not_decoded(tmp_path, model_dir, monkeypatch):
     """The file is read in blocks; a block's last window, half full, waits for the next block's speech instead of

@@ -4,7 +4,8 @@
   given. Nothing is ever downloaded: a folder that is missing or incomplete is a KindcastError naming it.
 - Speed: faster-whisper's batched pipeline (beam 5, 8 windows at a time) reads the stretches of speech found by the
   voice activity detector, padded by up to 0.4 s and laid end to end in 30 s windows (a block's last window, half
-  full, waits for the next block's speech); each window is encoded and aligned on its own (``_window_by_window``).
+  full, waits for the next block's speech; in one mixed track a quiet voice's stretches get windows of their own,
+  ``_by_level``); each window is encoded and aligned on its own (``_window_by_window``).
   Each stretch of speech is levelled first and the stretches the batched pass skipped are decoded again (see "What
   the batched decoder missed" in the README). Measured on the 31-minute interview of ``scripts/bench_episode.py``
   with two named voices: 14.5-22.8x real time, as the shared machine's speed varied (README, "Speakers, measured").
@@ -308,6 +309,8 @@ CARRY_BELOW_SECONDS = 24.0  # a block's last window with less speech than this i
 CARRY_AT_MOST_SECONDS = 60.0  # ... when it starts at most this far from the block's end
 CLIP_PAD_SECONDS = 0.4  # the audio kept either side of a stretch of speech for the batched pass (as faster-whisper's
 # own voice activity detection pads it)
+QUIET_BELOW_DB = 6.0  # a stretch this much under the loudest tenth of the speech is quiet: the batched pass reads the
+# quiet stretches in windows of their own (see _by_level)
 
 
 def speech_stretches(samples) -> list[tuple[float, float]]:
@@ -342,6 +345,7 @@ class _Piece:
     start: float  # where the piece lies in the track (s)
     end: float
     at: float  # where it lies in the packed audio the batched pass reads (s)
+    quiet: bool = False  # read in a window of quiet speech (_by_level)
 
 
 def _pieces(stretches, duration: float) -> list[_Piece]:
@@ -363,14 +367,43 @@ def _pieces(stretches, duration: float) -> list[_Piece]:
 
 
 def _chunks(pieces: list[_Piece]) -> list[list[_Piece]]:
-    """The pieces in order, in groups of at most ``CHUNK_SECONDS``: each group is one 30 s window of the model."""
+    """The pieces in order, in groups of at most ``CHUNK_SECONDS``: each group is one 30 s window of the model. Quiet
+    and loud pieces never share a window."""
     groups: list[list[_Piece]] = []
     for piece in pieces:
-        if groups and piece.at + (piece.end - piece.start) - groups[-1][0].at <= CHUNK_SECONDS + 1e-6:
+        if groups and piece.quiet == groups[-1][0].quiet and \
+                piece.at + (piece.end - piece.start) - groups[-1][0].at <= CHUNK_SECONDS + 1e-6:
             groups[-1].append(piece)
         else:
             groups.append([piece])
     return groups
+
+
+def _by_level(pieces: list[_Piece], samples) -> list[_Piece]:
+    """The pieces laid end to end again, the loud ones first, then the quiet ones, each in the order of the track.
+
+    A piece is quiet when its level (before levelling) is more than ``QUIET_BELOW_DB`` under the loudest tenth of the
+    speech (by duration): a guest far from the microphone. Given a quiet guest's answer and the host's next question in
+    one window, the batched decoder often writes only the question, even with every stretch levelled (on a development
+    interview two answers of 19 and 21 s came back as "How did it start?" and "What's next?"); in windows of their own
+    the quiet voice's stretches are read. With one voice, or voices alike in level, every piece is loud and nothing
+    moves."""
+    import numpy as np
+
+    if not pieces:
+        return pieces
+    levels = np.array([_rms_db(samples, p.start, p.end) for p in pieces])
+    order = np.argsort(levels)[::-1]  # loudest first
+    spoken = np.cumsum(np.array([p.end - p.start for p in pieces])[order])
+    loudest_tenth = levels[order[int(np.searchsorted(spoken, 0.1 * spoken[-1]))]]
+    quiet = levels < loudest_tenth - QUIET_BELOW_DB
+    out: list[_Piece] = []
+    at = 0  # samples
+    for i in sorted(range(len(pieces)), key=lambda i: quiet[i]):
+        p = pieces[i]
+        out.append(_Piece(p.start, p.end, at / SAMPLE_RATE, bool(quiet[i])))
+        at += round(p.end * SAMPLE_RATE) - round(p.start * SAMPLE_RATE)
+    return out
 
 
 def _unpacked(segments, pieces: list[_Piece]):
@@ -593,6 +626,8 @@ def transcribe_audio(
             other = None if other is None else other[:at]
             stretches = [(a, min(b, cut)) for a, b in stretches if a < cut]
         segments: Iterator = iter(())
+        if groups and other is None:  # one mixed track: a quiet voice's speech is read in windows of its own
+            groups = _chunks(_by_level([p for group in groups for p in group], samples))
         if groups:
             pieces = [p for group in groups for p in group]
             packed = np.concatenate([decoded[round(p.start * SAMPLE_RATE):round(p.end * SAMPLE_RATE)] for p in pieces])
@@ -619,6 +654,7 @@ def transcribe_audio(
             coming = ahead.submit(prepare, language)
             found_words: list = []
             looped: list[tuple[float, float]] = []
+            reached = 0.0  # the loud windows come before the quiet ones: progress does not go back
             for seg in unit.segments:
                 if seg.compression_ratio > COMPRESSION_LIMIT:
                     # a repetition loop (the batched pass decodes at one temperature only): its words are dropped
@@ -627,7 +663,8 @@ def transcribe_audio(
                     looped.append((seg.start, seg.end))
                 else:
                     found_words += [w for w in seg.words or [] if w.word.strip()]
-                done = unit.offset + unit.seconds * (unit.k + min(seg.end, unit.seconds) / unit.seconds) / len(tracks)
+                reached = max(reached, min(seg.end, unit.seconds))
+                done = unit.offset + unit.seconds * (unit.k + reached / unit.seconds) / len(tracks)
                 report(min(1.0, done / total))
             if FILL_HOLES:
                 found_words = _fill_holes(model, unit.decoded, unit.stretches, found_words, language, beam_size,
