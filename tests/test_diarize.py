@@ -293,8 +293,9 @@ def test_a_quiet_guest_is_read_in_windows_of_its_own(interview, monkeypatch):
     real = core._by_level
 
     def spy(pieces, samples):
-        laid.extend(real(pieces, samples))
-        return laid
+        out = real(pieces, samples)
+        laid.extend(out)
+        return out
 
     monkeypatch.setattr(core, "_by_level", spy)
     monkeypatch.setattr(core, "FILL_HOLES", False)  # the batched pass alone

@@ -348,11 +348,11 @@ def test_a_repetition_loop_of_the_batched_pass_is_dropped_and_its_speech_decoded
     unpacked = core._unpacked
 
     def looping(segments, pieces):  # the batched pass's real segments, the one with "children" made a loop
-        for seg in unpacked(segments, pieces):
+        for read, seg in unpacked(segments, pieces):
             if "children" in seg.text:
                 loop = [replace(w, word=" children") for w in seg.words]
                 seg = replace(seg, text=" children" * len(loop), words=loop, compression_ratio=9.9)
-            yield seg
+            yield read, seg
 
     monkeypatch.setattr(core, "_unpacked", looping)
     from faster_whisper import BatchedInferencePipeline, WhisperModel
@@ -457,7 +457,8 @@ def test_the_batched_pass_reads_the_padded_speech_end_to_end_and_its_times_come_
                        temperature=0.0)
 
     # packed times 0.5, 3.0 and 5.8 s are 0.5 s into the first piece, 0.5 s into the second and 1.0 s into the third
-    out = list(core._unpacked([seg((0.5, 1.0, " Hello"), (3.0, 3.4, " there")), seg((5.8, 6.3, " again"))], pieces))
+    out = [moved for _, moved in core._unpacked([seg((0.5, 1.0, " Hello"), (3.0, 3.4, " there")),
+                                                 seg((5.8, 6.3, " again"))], pieces)]
     assert [(w.start, w.end) for s in out for w in s.words] == [(1.1, 1.6), (3.6, 4.0), (20.6, 21.1)]
     assert (out[0].start, out[0].end, out[1].start) == (1.1, 4.0, 20.6)
 
@@ -483,7 +484,7 @@ def test_quiet_speech_is_read_in_windows_of_its_own():
     assert [p.at for p in laid] == pytest.approx([sum(lengths[:i]) for i in range(len(laid))], abs=1e-3)
     groups = core._chunks(laid)
     assert all(len({p.quiet for p in g}) == 1 for g in groups)  # loud and quiet never share a window
-    assert [len(g) for g in groups] == [3, 1, 1, 1]  # 4.8 s loud; the quiet 12.8 s, 19.8 s, 27.8 s apart
+    assert [len(g) for g in groups] == [3, 1, 1, 1]  # 8.4 s loud; the quiet pieces (12.8, 19.8, 27.8 s) one a window
     assert all(g[-1].at + g[-1].end - g[-1].start - g[0].at <= 30.0 for g in groups)
     # the batched pass's times still come back to the track: 0.5 s into the first quiet piece
     from faster_whisper.transcribe import Segment, Word as FWord
@@ -491,13 +492,27 @@ def test_quiet_speech_is_read_in_windows_of_its_own():
     w = FWord(start=laid[3].at + 0.5, end=laid[3].at + 0.9, word=" yes", probability=1.0)
     seg = Segment(id=0, seek=0, start=w.start, end=w.end, text=" yes", tokens=[], avg_logprob=0.0,
                   compression_ratio=1.0, no_speech_prob=0.0, words=[w], temperature=0.0)
-    assert [(x.start, x.end) for x in next(core._unpacked([seg], laid)).words] == [(5.1, 5.5)]
+    assert [(x.start, x.end) for x in next(core._unpacked([seg], laid))[1].words] == [(5.1, 5.5)]
+    # a loop in the loud window is a hole where its pieces lie, not over the quiet speech read between them
+    loop = core._track_spans(groups[0][0].at, groups[0][-1].at + groups[0][-1].end - groups[0][-1].start, laid)
+    assert loop == [(0.6, 4.4), (17.6, 20.4), (40.6, 42.4)]
+    read = [FWord(start=t, end=t + 0.3, word=" la", probability=1.0)
+            for (a, b), q in zip(stretches, quiet) if q for t in np.arange(a, b - 0.3, 0.5)]
+    assert core._holes(stretches, read, looped=loop) == [(1.0, 4.0), (18.0, 20.0), (41.0, 42.0)]
 
     even = samples.copy()
     for (a, b), q in zip(stretches, quiet):
         if q:
             even[int(a * 16000):int(b * 16000)] *= 5  # every voice at one level
     assert core._by_level(pieces, even) == pieces
+    one = even.copy()
+    one[43 * 16000:70 * 16000] /= 5  # one quiet stretch, 27.8 s with its pads
+    assert [(p.start, p.quiet) for p in core._by_level(pieces, one)][-2:] == [(40.6, False), (42.6, True)]
+    few = even.copy()
+    for a, b in stretches[::2]:
+        few[int(a * 16000):int(b * 16000)] /= 5  # three short quiet stretches, 8.4 s with their pads: they stay
+    assert sum(p.end - p.start for p in pieces[::2]) < core.QUIET_AT_LEAST_SECONDS
+    assert core._by_level(pieces, few) == pieces
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (Debian package) for speech")

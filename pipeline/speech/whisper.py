@@ -310,7 +310,8 @@ CARRY_AT_MOST_SECONDS = 60.0  # ... when it starts at most this far from the blo
 CLIP_PAD_SECONDS = 0.4  # the audio kept either side of a stretch of speech for the batched pass (as faster-whisper's
 # own voice activity detection pads it)
 QUIET_BELOW_DB = 6.0  # a stretch this much under the loudest tenth of the speech is quiet: the batched pass reads the
-# quiet stretches in windows of their own (see _by_level)
+# quiet stretches in windows of their own (see _by_level) ...
+QUIET_AT_LEAST_SECONDS = 10.0  # ... when a block has this much quiet speech (less would be a window of fragments)
 
 
 def speech_stretches(samples) -> list[tuple[float, float]]:
@@ -387,7 +388,8 @@ def _by_level(pieces: list[_Piece], samples) -> list[_Piece]:
     one window, the batched decoder often writes only the question, even with every stretch levelled (on a development
     interview two answers of 19 and 21 s came back as "How did it start?" and "What's next?"); in windows of their own
     the quiet voice's stretches are read. With one voice, or voices alike in level, every piece is loud and nothing
-    moves."""
+    moves; so it does when the quiet pieces come to less than ``QUIET_AT_LEAST_SECONDS`` (a window of their own would
+    be a few fragments, which cost a window to encode and which Whisper, alone, is apt to make up words for)."""
     import numpy as np
 
     if not pieces:
@@ -397,6 +399,8 @@ def _by_level(pieces: list[_Piece], samples) -> list[_Piece]:
     spoken = np.cumsum(np.array([p.end - p.start for p in pieces])[order])
     loudest_tenth = levels[order[int(np.searchsorted(spoken, 0.1 * spoken[-1]))]]
     quiet = levels < loudest_tenth - QUIET_BELOW_DB
+    if sum(p.end - p.start for p, q in zip(pieces, quiet) if q) < QUIET_AT_LEAST_SECONDS:
+        return pieces
     out: list[_Piece] = []
     at = 0  # samples
     for i in sorted(range(len(pieces)), key=lambda i: quiet[i]):
@@ -406,9 +410,20 @@ def _by_level(pieces: list[_Piece], samples) -> list[_Piece]:
     return out
 
 
+def _track_spans(start: float, end: float, pieces: list[_Piece]) -> list[tuple[float, float]]:
+    """Where the packed audio from ``start`` to ``end`` lies in the track: one span per piece it covers (a window's
+    pieces may lie far apart in the track, with other windows' speech between them)."""
+    spans = []
+    for p in pieces:
+        a, b = max(start, p.at), min(end, p.at + p.end - p.start)
+        if b > a:
+            spans.append((round(p.start + a - p.at, 3), round(p.start + b - p.at, 3)))
+    return spans
+
+
 def _unpacked(segments, pieces: list[_Piece]):
-    """The batched pass's segments with their times and their words' times moved from the packed audio to the track:
-    a word's start and end are placed in the piece its middle falls in."""
+    """Each of the batched pass's segments as read (times in the packed audio) and with its times and its words'
+    times moved to the track: a word's start and end are placed in the piece its middle falls in."""
     ats = [p.at for p in pieces]
 
     def place(t: float, piece: _Piece) -> float:
@@ -423,10 +438,10 @@ def _unpacked(segments, pieces: list[_Piece]):
             piece = piece_of((w.start + w.end) / 2)
             words.append(replace(w, start=place(w.start, piece), end=place(w.end, piece)))
         if words:
-            yield replace(seg, start=words[0].start, end=words[-1].end, words=words)
+            yield seg, replace(seg, start=words[0].start, end=words[-1].end, words=words)
         else:
-            yield replace(seg, start=place(seg.start, piece_of(seg.start)), end=place(seg.end, piece_of(seg.end)),
-                          words=words)
+            yield seg, replace(seg, start=place(seg.start, piece_of(seg.start)), end=place(seg.end, piece_of(seg.end)),
+                               words=words)
 
 
 def _last_marked(items):
@@ -529,7 +544,8 @@ class _Unit:
     stretches: list[tuple[float, float]]
     decoded: "object"  # what the model reads: the samples, levelled for one mixed track
     speaker: str | None
-    segments: Iterator  # the batched pipeline's segments, decoded as they are read
+    segments: Iterator  # the batched pipeline's segments, decoded as they are read (see _unpacked)
+    pieces: list[_Piece]  # what the batched pass reads, laid end to end
     language: str | None  # the language the pipeline took or detected
     heard: tuple  # (offset, samples, stretches) of the block as read, for the speaker embeddings
 
@@ -626,6 +642,7 @@ def transcribe_audio(
             other = None if other is None else other[:at]
             stretches = [(a, min(b, cut)) for a, b in stretches if a < cut]
         segments: Iterator = iter(())
+        pieces: list[_Piece] = []
         if groups and other is None:  # one mixed track: a quiet voice's speech is read in windows of its own
             groups = _chunks(_by_level([p for group in groups for p in group], samples))
         if groups:
@@ -637,7 +654,7 @@ def transcribe_audio(
                 vad_filter=False, clip_timestamps=clips, hotwords=hotwords or None)
             segments, language = _unpacked(found, pieces), seen.language
         return _Unit(offset, len(samples) / SAMPLE_RATE, k, samples, other, stretches, decoded, speaker, segments,
-                     language, heard)
+                     pieces, language, heard)
 
     # While the model decodes one block, a second thread reads and prepares the next one and runs the speaker
     # embeddings of this one: that work is on one core (decoding the file, the voice activity detector, the
@@ -654,17 +671,17 @@ def transcribe_audio(
             coming = ahead.submit(prepare, language)
             found_words: list = []
             looped: list[tuple[float, float]] = []
-            reached = 0.0  # the loud windows come before the quiet ones: progress does not go back
-            for seg in unit.segments:
+            packed = unit.pieces[-1].at + unit.pieces[-1].end - unit.pieces[-1].start if unit.pieces else 1.0
+            for read, seg in unit.segments:
                 if seg.compression_ratio > COMPRESSION_LIMIT:
                     # a repetition loop (the batched pass decodes at one temperature only): its words are dropped
                     # and its speech decoded again with the holes, by the sequential decoder, which retries at
                     # rising temperatures; a loop there too is left out
-                    looped.append((seg.start, seg.end))
+                    looped += _track_spans(read.start, read.end, unit.pieces)
                 else:
                     found_words += [w for w in seg.words or [] if w.word.strip()]
-                reached = max(reached, min(seg.end, unit.seconds))
-                done = unit.offset + unit.seconds * (unit.k + reached / unit.seconds) / len(tracks)
+                # progress by the packed audio read (the loud windows, spread over the block, come first)
+                done = unit.offset + unit.seconds * (unit.k + min(1.0, read.end / packed)) / len(tracks)
                 report(min(1.0, done / total))
             if FILL_HOLES:
                 found_words = _fill_holes(model, unit.decoded, unit.stretches, found_words, language, beam_size,
