@@ -348,12 +348,27 @@ class _Piece:
     at: float  # where it lies in the packed audio the batched pass reads (s)
     quiet: bool = False  # read in a window of quiet speech (_by_level)
 
+    @property
+    def until(self) -> float:
+        """Where the piece ends in the packed audio (s)."""
+        return self.at + self.end - self.start
+
+
+def _laid(parts) -> list[_Piece]:
+    """``(start, end, quiet)`` parts of the track (s), laid end to end in that order, whole samples each, as the
+    packed audio is cut (``round(t * SAMPLE_RATE)``)."""
+    out: list[_Piece] = []
+    at = 0  # samples
+    for start, end, quiet in parts:
+        out.append(_Piece(start, end, at / SAMPLE_RATE, quiet))
+        at += round(end * SAMPLE_RATE) - round(start * SAMPLE_RATE)
+    return out
+
 
 def _pieces(stretches, duration: float) -> list[_Piece]:
     """The stretches of speech with up to ``CLIP_PAD_SECONDS`` of audio either side (half the pause when shorter),
     longer ones cut into parts of at most ``CHUNK_SECONDS``, laid end to end: what the batched pass reads."""
-    out: list[_Piece] = []
-    at = 0
+    parts = []
     for i, (a, b) in enumerate(stretches):
         before = a - stretches[i - 1][1] if i else a
         after = stretches[i + 1][0] - b if i + 1 < len(stretches) else duration - b
@@ -361,10 +376,9 @@ def _pieces(stretches, duration: float) -> list[_Piece]:
         b = round(min(duration, b + min(CLIP_PAD_SECONDS, after / 2)) * SAMPLE_RATE)
         while b > a:
             end = min(b, a + CHUNK_SECONDS * SAMPLE_RATE)
-            out.append(_Piece(a / SAMPLE_RATE, end / SAMPLE_RATE, at / SAMPLE_RATE))
-            at += end - a
+            parts.append((a / SAMPLE_RATE, end / SAMPLE_RATE, False))
             a = end
-    return out
+    return _laid(parts)
 
 
 def _chunks(pieces: list[_Piece]) -> list[list[_Piece]]:
@@ -373,7 +387,7 @@ def _chunks(pieces: list[_Piece]) -> list[list[_Piece]]:
     groups: list[list[_Piece]] = []
     for piece in pieces:
         if groups and piece.quiet == groups[-1][0].quiet and \
-                piece.at + (piece.end - piece.start) - groups[-1][0].at <= CHUNK_SECONDS + 1e-6:
+                piece.until - groups[-1][0].at <= CHUNK_SECONDS + 1e-6:
             groups[-1].append(piece)
         else:
             groups.append([piece])
@@ -401,13 +415,7 @@ def _by_level(pieces: list[_Piece], samples) -> list[_Piece]:
     quiet = levels < loudest_tenth - QUIET_BELOW_DB
     if sum(p.end - p.start for p, q in zip(pieces, quiet) if q) < QUIET_AT_LEAST_SECONDS:
         return pieces
-    out: list[_Piece] = []
-    at = 0  # samples
-    for i in sorted(range(len(pieces)), key=lambda i: quiet[i]):
-        p = pieces[i]
-        out.append(_Piece(p.start, p.end, at / SAMPLE_RATE, bool(quiet[i])))
-        at += round(p.end * SAMPLE_RATE) - round(p.start * SAMPLE_RATE)
-    return out
+    return _laid(sorted(((p.start, p.end, bool(q)) for p, q in zip(pieces, quiet)), key=lambda part: part[2]))
 
 
 def _track_spans(start: float, end: float, pieces: list[_Piece]) -> list[tuple[float, float]]:
@@ -415,7 +423,7 @@ def _track_spans(start: float, end: float, pieces: list[_Piece]) -> list[tuple[f
     pieces may lie far apart in the track, with other windows' speech between them)."""
     spans = []
     for p in pieces:
-        a, b = max(start, p.at), min(end, p.at + p.end - p.start)
+        a, b = max(start, p.at), min(end, p.until)
         if b > a:
             spans.append((round(p.start + a - p.at, 3), round(p.start + b - p.at, 3)))
     return spans
@@ -648,7 +656,7 @@ def transcribe_audio(
         if groups:
             pieces = [p for group in groups for p in group]
             packed = np.concatenate([decoded[round(p.start * SAMPLE_RATE):round(p.end * SAMPLE_RATE)] for p in pieces])
-            clips = [{"start": group[0].at, "end": group[-1].at + group[-1].end - group[-1].start} for group in groups]
+            clips = [{"start": group[0].at, "end": group[-1].until} for group in groups]
             found, seen = pipeline.transcribe(
                 packed, language=language, beam_size=beam_size, batch_size=BATCH_SIZE, word_timestamps=True,
                 vad_filter=False, clip_timestamps=clips, hotwords=hotwords or None)
@@ -671,7 +679,7 @@ def transcribe_audio(
             coming = ahead.submit(prepare, language)
             found_words: list = []
             looped: list[tuple[float, float]] = []
-            packed = unit.pieces[-1].at + unit.pieces[-1].end - unit.pieces[-1].start if unit.pieces else 1.0
+            packed = unit.pieces[-1].until if unit.pieces else 1.0
             for read, seg in unit.segments:
                 if seg.compression_ratio > COMPRESSION_LIMIT:
                     # a repetition loop (the batched pass decodes at one temperature only): its words are dropped
