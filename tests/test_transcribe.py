@@ -463,6 +463,30 @@ def test_the_batched_pass_reads_the_padded_speech_end_to_end_and_its_times_come_
     assert (out[0].start, out[0].end, out[1].start) == (1.1, 4.0, 20.6)
 
 
+def test_a_window_that_gives_back_the_hotwords_is_read_again():
+    """The names in the prompt, written out in place of a window's speech, are not taken as words (they are decoded
+    again with the holes); speech that says the names among other words is kept. The texts are the batched pass's
+    own, from tiny.en on generated interviews."""
+    echoes = [
+        ("Hannah Price, Declan Murray.",
+         " Hannah Price, Declan Murray, Declan Murray, Declan Murray, Declan Murray, Declan"),
+        ("Ines Carvalho, Walter Ashby, Priya Raman.", " Ines Carvalho Ashby, Priya Raman. Ines Carvalho Ashby, Priya Raman."),
+        ("Tom Whitfield, Mina Patel.", " Tom Whitfield, Mina Patel, Mina Patel, Mina Patel."),
+    ]
+    for hotwords, text in echoes:
+        assert core._echoes_hotwords(text, hotwords), text
+    speech = [
+        ("Delia Farrant, Esperanza Villanueva.", " Esperanza, what does the choir give them in? Esperanza Villanueva, "
+         "thank you so much. That radical kindness, find voiceless ideas and sing with it."),
+        ("Hannah Price, Declan Murray.", " Declan Murray, thanks so much."),
+        ("Hannah Price, Declan Murray.", " Cheers, Hannah."),  # too short to tell
+        ("Radical Kindness, Ruth Adeyemi.", " Welcome to Radical Kindness. I'm Ruth Adeyemi."),  # nothing twice
+    ]
+    for hotwords, text in speech:
+        assert not core._echoes_hotwords(text, hotwords), text
+    assert not core._echoes_hotwords(" Hannah Price, Declan Murray, Declan Murray.", None)  # no hotwords given
+
+
 def test_quiet_speech_is_read_in_windows_of_its_own():
     """A voice far under the loudest tenth of the speech gets windows of its own, after the loud ones; at one level
     nothing moves."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 import bisect
 import functools
 import os
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -186,6 +187,24 @@ def glossary_hotwords(terms) -> str | None:
     makes the model drop most punctuation (it imitates its context); the punctuated one keeps it, at the same WER."""
     unique = list(dict.fromkeys(t.strip().rstrip(".,;") for t in terms if t and t.strip()))
     return ", ".join(unique) + "." if unique else None
+
+
+ECHO_AT_LEAST_WORDS = 4  # a segment of at least this many words, more than half of them the hotwords', echoes them
+
+
+def _echoes_hotwords(text: str, hotwords: str | None) -> bool:
+    """Whether a segment's text is the hotwords given back instead of the speech: at least ``ECHO_AT_LEAST_WORDS``
+    words, more than half of them words of the hotwords, one of those said twice or more. The hotwords are in the
+    model's prompt; over a quiet voice the batched pass sometimes writes them out, over and over, in place of a whole
+    window (a quiet guest's 30 s came back as "Hannah Price, Declan Murray, Declan Murray, Declan Murray, Declan
+    Murray, Declan"), a loop the compression test can pass (2.13). A host saying their own name in a short window, or
+    speech that says the names among other words, is not that."""
+    if not hotwords:
+        return False
+    said = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)*", text.lower())
+    prompt = set(re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)*", hotwords.lower()))
+    echoed = [w for w in said if w in prompt]
+    return len(said) >= ECHO_AT_LEAST_WORDS and 2 * len(echoed) > len(said) and len(set(echoed)) < len(echoed)
 
 
 # --- audio, streamed in blocks ---------------------------------------------------------------------------------------
@@ -681,10 +700,11 @@ def transcribe_audio(
             looped: list[tuple[float, float]] = []
             packed = unit.pieces[-1].until if unit.pieces else 1.0
             for read, seg in unit.segments:
-                if seg.compression_ratio > COMPRESSION_LIMIT:
-                    # a repetition loop (the batched pass decodes at one temperature only): its words are dropped
-                    # and its speech decoded again with the holes, by the sequential decoder, which retries at
-                    # rising temperatures; a loop there too is left out
+                if seg.compression_ratio > COMPRESSION_LIMIT or _echoes_hotwords(seg.text, hotwords):
+                    # a repetition loop (the batched pass decodes at one temperature only), or the hotwords given
+                    # back: its words are dropped and its speech decoded again with the holes, by the sequential
+                    # decoder, which retries at rising temperatures and is not given the hotwords; a loop there too
+                    # is left out
                     looped += _track_spans(read.start, read.end, unit.pieces)
                 else:
                     found_words += [w for w in seg.words or [] if w.word.strip()]
