@@ -472,6 +472,7 @@ def test_a_window_that_gives_back_the_hotwords_is_read_again():
          " Hannah Price, Declan Murray, Declan Murray, Declan Murray, Declan Murray, Declan"),
         ("Ines Carvalho, Walter Ashby, Priya Raman.", " Ines Carvalho Ashby, Priya Raman. Ines Carvalho Ashby, Priya Raman."),
         ("Tom Whitfield, Mina Patel.", " Tom Whitfield, Mina Patel, Mina Patel, Mina Patel."),
+        ("Siobh\u00e1n O\u2019Brien, Tom Ryan.", " Siobh\u00e1n O'Brien, Tom Ryan, Tom Ryan, Tom Ryan."),  # typed curly
     ]
     for hotwords, text in echoes:
         assert core._echoes_hotwords(text, hotwords), text
@@ -481,6 +482,10 @@ def test_a_window_that_gives_back_the_hotwords_is_read_again():
         ("Hannah Price, Declan Murray.", " Declan Murray, thanks so much."),
         ("Hannah Price, Declan Murray.", " Cheers, Hannah."),  # too short to tell
         ("Radical Kindness, Ruth Adeyemi.", " Welcome to Radical Kindness. I'm Ruth Adeyemi."),  # nothing twice
+        ("Hannah Price, Declan Murray.", " Hannah Price, Declan Murray. Welcome, Hannah. Welcome, Declan."),
+        ("Hannah Price, Declan Murray.", " That was Hannah Price and Declan Murray. Hannah, Declan, thanks."),
+        ("Mar\u00eda de la Cruz, Tom Ryan.", " la casa de la m\u00fasica de la ciudad"),  # a name's words, not the name
+        ("Food Bank, Community Land Trust.", " The food bank and the land trust and the food bank."),  # 4 of 10
     ]
     for hotwords, text in speech:
         assert not core._echoes_hotwords(text, hotwords), text

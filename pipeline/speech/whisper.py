@@ -189,22 +189,33 @@ def glossary_hotwords(terms) -> str | None:
     return ", ".join(unique) + "." if unique else None
 
 
-ECHO_AT_LEAST_WORDS = 4  # a segment of at least this many words, more than half of them the hotwords', echoes them
+ECHO_AT_LEAST_WORDS = 4  # a segment this long or longer, more than half of it the hotwords said over, echoes them
 
 
 def _echoes_hotwords(text: str, hotwords: str | None) -> bool:
     """Whether a segment's text is the hotwords given back instead of the speech: at least ``ECHO_AT_LEAST_WORDS``
-    words, more than half of them words of the hotwords, one of those said twice or more. The hotwords are in the
-    model's prompt; over a quiet voice the batched pass sometimes writes them out, over and over, in place of a whole
-    window (a quiet guest's 30 s came back as "Hannah Price, Declan Murray, Declan Murray, Declan Murray, Declan
-    Murray, Declan"), a loop the compression test can pass (2.13). A host saying their own name in a short window, or
-    speech that says the names among other words, is not that."""
+    words, more than half of them whole hotword entries (a name, a glossary term), one entry said twice or more. The
+    hotwords are in the model's prompt; over a quiet voice the batched pass sometimes writes them out, over and over,
+    in place of a whole window (a quiet guest's 30 s came back as "Hannah Price, Declan Murray, Declan Murray, Declan
+    Murray, Declan Murray, Declan"), a loop the compression test can pass (2.13). A host welcoming the guests by name,
+    or a glossary word said among others, is not that: an entry counts only whole, and only a repeated one flags."""
     if not hotwords:
         return False
-    said = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)*", text.lower())
-    prompt = set(re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)*", hotwords.lower()))
-    echoed = [w for w in said if w in prompt]
-    return len(said) >= ECHO_AT_LEAST_WORDS and 2 * len(echoed) > len(said) and len(set(echoed)) < len(echoed)
+
+    def folded(s: str) -> str:
+        return s.replace("\u2019", "'").lower()  # a name typed with a curly apostrophe, as Whisper writes it
+
+    said = folded(text)
+    words = sum(any(c.isalnum() for c in w) for w in said.split())
+    if words < ECHO_AT_LEAST_WORDS:
+        return False
+    entries = {t.strip(" .;") for t in folded(hotwords).split(",")} - {""}
+    covered, most = 0, 0
+    for entry in sorted(entries, key=len, reverse=True):  # "Ana Ruiz" before "Ana"
+        said, n = re.subn(rf"(?<!\w){re.escape(entry)}(?!\w)", " ", said)
+        covered += n * len(entry.split())
+        most = max(most, n)
+    return most >= 2 and 2 * covered > words
 
 
 # --- audio, streamed in blocks ---------------------------------------------------------------------------------------
@@ -486,7 +497,8 @@ def _holes(stretches, found, join: float = HOLE_JOIN_SECONDS, looped=()) -> list
     """The stretches of speech the batched pass skipped, joined when at most ``join`` seconds apart: a stretch in
     which no word starts is a hole, and so is a long one in which few do (the word alignment stretches a neighbour
     over what was skipped, so coverage alone does not show it). The speech inside a span in ``looped`` (where the
-    batched pass fell into a repetition loop, its words dropped) is a hole whatever words start in it."""
+    batched pass fell into a repetition loop or gave the hotwords back, its words dropped) is a hole whatever words
+    start in it."""
     starts = sorted(w.start for w in found)
     parts = [(max(a, x), min(b, y), True) for a, b in stretches for x, y in looped if min(b, y) > max(a, x)]
     holes: list[tuple[float, float]] = []
@@ -520,8 +532,8 @@ def _patch(found: list, holes: list[tuple[float, float]], segments) -> list:
 
 
 def _fill_holes(model, samples, stretches, found, language, beam_size: int, looped=()) -> list:
-    """``found`` with the stretches of speech the batched pass skipped, or fell into a repetition loop on
-    (``looped``), decoded again, in two rounds.
+    """``found`` with the stretches of speech the batched pass skipped, or fell into a repetition loop on or gave the
+    hotwords back for (``looped``, see :func:`_echoes_hotwords`), decoded again, in two rounds.
 
     1. The sequential decoder: the batched pass decodes up to 30 s at once without timestamps and sometimes jumps
        from one sentence to a later one (most often it keeps only the last sentence of a chunk); the sequential
