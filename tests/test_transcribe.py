@@ -438,9 +438,16 @@ def test_what_the_batched_pass_skipped_is_decoded_again_in_one_clip(tmp_path, mo
 
 # --- what the batched pass reads ----------------------------------------------------------------------------------
 
-def test_the_batched_pass_reads_the_padded_speech_end_to_end_and_its_times_come_back():
+def _segment(*words):
+    """A segment of the batched pass as faster-whisper yields it, from ``(start, end, word)`` in the packed audio."""
     from faster_whisper.transcribe import Segment, Word as FWord
 
+    fw = [FWord(start=a, end=b, word=w, probability=1.0) for a, b, w in words]
+    return Segment(id=0, seek=0, start=fw[0].start, end=fw[-1].end, text="".join(w.word for w in fw), tokens=[],
+                   avg_logprob=0.0, compression_ratio=1.0, no_speech_prob=0.0, words=fw, temperature=0.0)
+
+
+def test_the_batched_pass_reads_the_padded_speech_end_to_end_and_its_times_come_back():
     stretches = [(1.0, 3.0), (3.2, 5.0), (20.0, 61.0)]
     pieces = core._pieces(stretches, 70.0)
     # 0.4 s either side, half the pause when it is shorter; a stretch longer than a window is cut into parts
@@ -450,15 +457,9 @@ def test_the_batched_pass_reads_the_padded_speech_end_to_end_and_its_times_come_
     assert [len(g) for g in groups] == [2, 1, 1]  # 4.8 s, then 30 s (would not fit beside it), then 11.8 s
     assert all(g[-1].until - g[0].at <= 30.0 for g in groups)
 
-    def seg(*words):
-        fw = [FWord(start=a, end=b, word=w, probability=1.0) for a, b, w in words]
-        return Segment(id=0, seek=0, start=fw[0].start, end=fw[-1].end, text="".join(w.word for w in fw),
-                       tokens=[], avg_logprob=0.0, compression_ratio=1.0, no_speech_prob=0.0, words=fw,
-                       temperature=0.0)
-
     # packed times 0.5, 3.0 and 5.8 s are 0.5 s into the first piece, 0.5 s into the second and 1.0 s into the third
-    out = [moved for _, moved in core._unpacked([seg((0.5, 1.0, " Hello"), (3.0, 3.4, " there")),
-                                                 seg((5.8, 6.3, " again"))], pieces)]
+    out = [moved for _, moved in core._unpacked([_segment((0.5, 1.0, " Hello"), (3.0, 3.4, " there")),
+                                                 _segment((5.8, 6.3, " again"))], pieces)]
     assert [(w.start, w.end) for s in out for w in s.words] == [(1.1, 1.6), (3.6, 4.0), (20.6, 21.1)]
     assert (out[0].start, out[0].end, out[1].start) == (1.1, 4.0, 20.6)
 
@@ -516,15 +517,13 @@ def test_quiet_speech_is_read_in_windows_of_its_own():
     assert [len(g) for g in groups] == [3, 1, 1, 1]  # 8.4 s loud; the quiet pieces (12.8, 19.8, 27.8 s) one a window
     assert all(g[-1].until - g[0].at <= 30.0 for g in groups)
     # the batched pass's times still come back to the track: 0.5 s into the first quiet piece
-    from faster_whisper.transcribe import Segment, Word as FWord
-
-    w = FWord(start=laid[3].at + 0.5, end=laid[3].at + 0.9, word=" yes", probability=1.0)
-    seg = Segment(id=0, seek=0, start=w.start, end=w.end, text=" yes", tokens=[], avg_logprob=0.0,
-                  compression_ratio=1.0, no_speech_prob=0.0, words=[w], temperature=0.0)
+    seg = _segment((laid[3].at + 0.5, laid[3].at + 0.9, " yes"))
     assert [(x.start, x.end) for x in next(core._unpacked([seg], laid))[1].words] == [(5.1, 5.5)]
     # a loop in the loud window is a hole where its pieces lie, not over the quiet speech read between them
     loop = core._track_spans(groups[0][0].at, groups[0][-1].until, laid)
     assert loop == [(0.6, 4.4), (17.6, 20.4), (40.6, 42.4)]
+    from faster_whisper.transcribe import Word as FWord
+
     read = [FWord(start=t, end=t + 0.3, word=" la", probability=1.0)
             for (a, b), q in zip(stretches, quiet) if q for t in np.arange(a, b - 0.3, 0.5)]
     assert core._holes(stretches, read, looped=loop) == [(1.0, 4.0), (18.0, 20.0), (41.0, 42.0)]
