@@ -381,6 +381,42 @@ def test_a_repetition_loop_of_the_batched_pass_is_dropped_and_its_speech_decoded
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (Debian package) for speech")
+def test_a_hole_is_decoded_the_same_way_every_time(tmp_path, model_dir, monkeypatch):
+    """Speech the model can hardly read (here 5 dB under noise) fails Whisper's checks. faster-whisper's own answer is
+    to sample again at rising temperatures, which made the same recording come out differently from run to run (and
+    cost seconds a window); the hole rounds decode at temperature 0 only, so a transcript is the same every time."""
+    import numpy as np
+
+    subprocess.run(["espeak-ng", "-s", "160", "-w", str(tmp_path / "line.wav"),
+                    "So from then on, Rohan would ask about her day. He learned about her tomatoes, about the lake, "
+                    "about her grandson in the Navy."], check=True)
+    speech = next(core.audio_blocks(tmp_path / "line.wav", 1))[1][0]
+    noise = np.random.default_rng(1).standard_normal(len(speech) + 32000).astype(np.float32)
+    samples = noise * np.float32(np.sqrt(np.mean(speech ** 2)) * 10 ** (5 / 20))
+    samples[16000:16000 + len(speech)] += speech
+    samples *= np.float32(0.5 / np.abs(samples).max())
+    stretches = [(1.0, 1.0 + len(speech) / 16000)]
+
+    model = core.load_model(str(model_dir), "int8", 2)
+    sampled = []  # the temperature of every call of the model's decoder
+
+    class Spy:
+        def __init__(self, real):
+            self.real = real
+
+        def __getattr__(self, name):
+            if name != "generate":
+                return getattr(self.real, name)
+            return lambda *a, **k: (sampled.append(k.get("sampling_temperature", 0.0)), self.real.generate(*a, **k))[1]
+
+    monkeypatch.setattr(model, "model", Spy(model.model))
+    runs = [core._fill_holes(model, samples, stretches, [], "en", 5) for _ in range(2)]
+    assert sampled and set(sampled) == {0.0}, sampled
+    assert [(w.word, w.start) for w in runs[0]] == [(w.word, w.start) for w in runs[1]]
+    assert runs[0], "the hole was decoded"
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (Debian package) for speech")
 def test_what_the_batched_pass_skipped_is_decoded_again_in_one_clip(tmp_path, model_dir):
     """The batched pass sometimes keeps only the last sentence of a chunk. Words lost from neighbouring stretches of
     speech are found as holes, joined into one clip, and decoded again by the real model (sequentially, so it cannot
