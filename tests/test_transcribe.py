@@ -384,7 +384,8 @@ def test_a_repetition_loop_of_the_batched_pass_is_dropped_and_its_speech_decoded
 def test_a_hole_is_decoded_the_same_way_every_time(tmp_path, model_dir, monkeypatch):
     """Speech the model can hardly read (here 5 dB under noise) fails Whisper's checks. faster-whisper's own answer is
     to sample again at rising temperatures, which made the same recording come out differently from run to run (and
-    cost seconds a window); the hole rounds decode at temperature 0 only, so a transcript is the same every time."""
+    cost seconds a window); the hole rounds decode at temperature 0 only: the decoder never samples, and two runs
+    write the same words."""
     import numpy as np
 
     subprocess.run(["espeak-ng", "-s", "160", "-w", str(tmp_path / "line.wav"),
@@ -410,6 +411,12 @@ def test_a_hole_is_decoded_the_same_way_every_time(tmp_path, model_dir, monkeypa
             return lambda *a, **k: (sampled.append(k.get("sampling_temperature", 0.0)), self.real.generate(*a, **k))[1]
 
     monkeypatch.setattr(model, "model", Spy(model.model))
+    # the speech is hard enough: faster-whisper's own call, with its fallback, samples on it
+    clip = [stretches[0][0] - 0.1, stretches[0][1] + 0.1]
+    list(model.transcribe(samples, language="en", beam_size=5, condition_on_previous_text=False,
+                          clip_timestamps=clip)[0])
+    assert max(sampled) > 0, sampled
+    sampled.clear()
     runs = [core._fill_holes(model, samples, stretches, [], "en", 5) for _ in range(2)]
     assert sampled and set(sampled) == {0.0}, sampled
     assert [(w.word, w.start) for w in runs[0]] == [(w.word, w.start) for w in runs[1]]
@@ -527,6 +534,20 @@ def test_a_window_that_gives_back_the_hotwords_is_read_again():
     for hotwords, text in speech:
         assert not core._echoes_hotwords(text, hotwords), text
     assert not core._echoes_hotwords(" Hannah Price, Declan Murray, Declan Murray.", None)  # no hotwords given
+
+
+def test_the_echo_check_gives_the_same_answer_in_every_process():
+    """Two hotword entries of the same length that overlap in the text ("Jo Li", "Li Jo") are tried in a fixed
+    order, not in the order of Python's string hashing, which changes from one process to the next."""
+    import os
+    import sys
+
+    code = ("from pipeline.speech.whisper import _echoes_hotwords as echo; "
+            "print(echo('Jo Li and Li Jo Li Jo said hi', 'Jo Li, Li Jo'))")
+    root = Path(__file__).resolve().parents[1]
+    answers = {subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout.strip() for seed in range(1, 9)}
+    assert len(answers) == 1, answers
 
 
 def test_quiet_speech_is_read_in_windows_of_its_own():

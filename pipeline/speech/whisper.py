@@ -152,7 +152,7 @@ def _window_by_window():
 
         def generate_with_fallback(self, encoder_output, prompt, tokenizer, options):
             # a window holding a few seconds of audio gets a few seconds' worth of tokens: on a sliver of silence
-            # Whisper can loop ("Mina Patel, Mina Patel, ...") up to its 448 tokens, at every fallback temperature
+            # Whisper can loop ("Mina Patel, Mina Patel, ...") up to its 448 tokens
             frames, _window.frames = getattr(_window, "frames", None), None
             if frames is not None:
                 cap = min(self.max_length - len(prompt), int(TOKENS_PER_SECOND * frames / 100) + 16)
@@ -211,7 +211,7 @@ def _echoes_hotwords(text: str, hotwords: str | None) -> bool:
         return False
     entries = {t.strip(" .;") for t in folded(hotwords).split(",")} - {""}
     covered, most = 0, 0
-    for entry in sorted(entries, key=len, reverse=True):  # "Ana Ruiz" before "Ana"
+    for entry in sorted(entries, key=lambda e: (-len(e), e)):  # "Ana Ruiz" before "Ana"; ties in a fixed order
         said, n = re.subn(rf"(?<!\w){re.escape(entry)}(?!\w)", " ", said)
         covered += n * len(entry.split())
         most = max(most, n)
@@ -541,8 +541,8 @@ def _fill_holes(model, samples, stretches, found, language, beam_size: int, loop
        chunk is many holes, and each clip costs a whole 30 s window to encode. It decodes at temperature 0 only
        (beam search), like the batched pass: Whisper's fallback to sampling at rising temperatures, where a window
        fails its checks, made the same recording come out differently each time (held-out 19 u4: 37.8, 42.0 and
-       37.6 % WER in three runs), cost up to 7 s for one window of a quiet guest over noise, and on 40 recordings
-       changed the mean WER by less than 0.2 points. A window that loops at temperature 0 is left out (_patch)
+       37.6 % WER in three runs) and cost up to 7 s for one window of a quiet guest over noise; dropping it moved
+       the mean WER of 40 recordings by less than 0.2 points. A window that loops at temperature 0 is left out (_patch)
        and its speech decoded in round 2.
     2. What is still a hole is decoded once more, each hole a clip of its own, all of them in one batch. In a long
        clip of several turns the sequential decoder can still step over a quiet voice's turn (heldout-x: a quiet
@@ -718,7 +718,7 @@ def transcribe_audio(
             packed = unit.pieces[-1].until if unit.pieces else 1.0
             for read, seg in unit.segments:
                 if seg.compression_ratio > COMPRESSION_LIMIT or _echoes_hotwords(seg.text, hotwords):
-                    # a repetition loop (the batched pass decodes at one temperature only), or the hotwords given
+                    # a repetition loop (no decoder here retries at other temperatures), or the hotwords given
                     # back: its words are dropped and its speech decoded again with the holes, by the sequential
                     # decoder, which is not given the hotwords; a loop there too is left out and decoded once more,
                     # each stretch alone
