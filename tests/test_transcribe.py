@@ -424,11 +424,14 @@ def test_a_hole_is_decoded_the_same_way_every_time(tmp_path, model_dir, monkeypa
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (Debian package) for speech")
-def test_what_the_batched_pass_skipped_is_decoded_again_in_one_clip(tmp_path, model_dir):
+def test_what_the_batched_pass_skipped_is_decoded_again_in_one_clip(tmp_path, model_dir, monkeypatch):
     """The batched pass sometimes keeps only the last sentence of a chunk. Words lost from neighbouring stretches of
     speech are found as holes, joined into one clip, and decoded again by the real model (sequentially, so it cannot
-    skip); the words around them stay as they were."""
+    skip); the words around them stay as they were. (The clip here is 6 s: short windows are turned off, as for a
+    clip longer than one; see the next test.)"""
     from faster_whisper import BatchedInferencePipeline
+
+    monkeypatch.setattr(core, "SHORT_WINDOW_SECONDS", 0)
 
     samples = next(core.audio_blocks(_four_sentences(tmp_path), 1))[1][0]
     stretches = core.speech_stretches(samples)
@@ -477,6 +480,62 @@ def test_what_the_batched_pass_skipped_is_decoded_again_in_one_clip(tmp_path, mo
     text = norm(" ".join(w.word for w in sorted(again, key=lambda w: w.start)))
     assert {"neighbours", "tools", "children"} <= british(text), " ".join(text)
     assert [w for w in again if not gone[0] <= w.start < gone[1]] == found
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (Debian package) for speech")
+def test_a_short_hole_is_read_in_a_short_window(tmp_path, model_dir, monkeypatch):
+    """Most hole clips are a few seconds long, and the encoder's time goes with its window, not with the speech in it.
+    A clip of at most SHORT_WINDOW_SECONDS is read by the batched decoder in a window of that length instead of 30 s:
+    the sentence comes back the same, at the same times, as from the sequential decoder's 30 s window. A longer clip
+    still goes to the sequential decoder, in 30 s windows."""
+    import numpy as np
+
+    four = next(core.audio_blocks(_four_sentences(tmp_path), 1))[1][0]
+    cut = round(core.speech_stretches(four)[0][1] * 16000) + 4000  # in the pause after the first sentence
+    samples = np.concatenate([four[:cut], np.zeros(3 * 16000, np.float32), four[cut:]])  # holes too far apart to join
+    first, second = core.speech_stretches(samples)[:2]
+    end = len(samples) / 16000
+    first = (0.0, first[1])  # the speech starts at once (a hole keeps only the words that start in it)
+    long = (second[0], end - 0.2)  # three sentences with the pauses, longer than a short window
+    assert second[0] - first[1] > core.HOLE_JOIN_SECONDS
+    assert first[1] - first[0] < core.SHORT_WINDOW_SECONDS - 0.3 and core.SHORT_WINDOW_SECONDS < long[1] - long[0]
+    model = core.load_model(str(model_dir), "int8", 2)
+    windows = []  # the length of every window the encoder reads (frames of 10 ms)
+
+    class Spy:
+        def __init__(self, real):
+            self.real = real
+
+        def __getattr__(self, name):
+            if name != "encode":
+                return getattr(self.real, name)
+            return lambda features, **k: (windows.append(features.shape[-1]), self.real.encode(features, **k))[1]
+
+    monkeypatch.setattr(model, "model", Spy(model.model))
+    sequential = []  # the clips given to the sequential decoder
+    decode = model.transcribe
+    monkeypatch.setattr(model, "transcribe", lambda *a, **k: (sequential.append(k["clip_timestamps"]),
+                                                              decode(*a, **k))[1])
+    seconds = core.SHORT_WINDOW_SECONDS
+    sentence = ["the", "garden", "opened", "on", "saturday", "morning"]
+
+    def read(window):
+        """The two holes decoded again, short clips in windows of ``window`` seconds (0: none, as before)."""
+        monkeypatch.setattr(core, "SHORT_WINDOW_SECONDS", window)
+        windows.clear(), sequential.clear()
+        return core._fill_holes(model, samples, [first, long], [], "en", 5)
+
+    out = read(seconds)
+    assert windows[0] == 100 * seconds and set(windows[1:]) == {3000}, windows
+    assert len(sequential) == 1 and sequential[0] == pytest.approx([long[0] - 0.1, long[1] + 0.1]), sequential
+    text = norm(" ".join(w.word for w in out))
+    assert text[:6] == sentence and {"tools", "children", "herself"} <= set(text), " ".join(text)
+
+    before = read(0)  # both clips to the sequential decoder, in 30 s windows
+    assert len(sequential) == 1 and len(sequential[0]) == 4 and set(windows) == {3000}, (sequential, windows)
+    mine, theirs = ([w for w in words if w.start < first[1]] for words in (out, before))
+    assert [w.word for w in mine] == [w.word for w in theirs]
+    assert all(abs(a.start - b.start) < 0.1 for a, b in zip(mine, theirs)), (mine, theirs)
 
 
 # --- what the batched pass reads ----------------------------------------------------------------------------------

@@ -335,6 +335,7 @@ HOLE_WORDS_PER_SECOND = 1.0  # a stretch of speech in which no word starts is a 
 HOLE_LONG_SECONDS = 3.0  # HOLE_LONG_SECONDS in which fewer than HOLE_WORDS_PER_SECOND start (speech: 2-3 words/s)
 HOLE_MIN_SECONDS = 0.4
 HOLE_JOIN_SECONDS = 2.0  # holes this close together are decoded as one clip
+SHORT_WINDOW_SECONDS = 10  # a hole round's window with this much audio or less is encoded at this length, not 30 s
 CARRY_BELOW_SECONDS = 24.0  # a block's last window with less speech than this is left for the next block ...
 CARRY_AT_MOST_SECONDS = 60.0  # ... when it starts at most this far from the block's end
 CLIP_PAD_SECONDS = 0.4  # the audio kept either side of a stretch of speech for the batched pass (as faster-whisper's
@@ -543,10 +544,13 @@ def _fill_holes(model, samples, stretches, found, language, beam_size: int, loop
        fails its checks, made the same recording come out differently each time (held-out 19 u4: 37.8, 42.0 and
        37.6 % WER in three runs) and cost up to 7 s for one window of a quiet guest over noise; dropping it moved
        the mean WER of 40 recordings by less than 0.2 points. A window that loops at temperature 0 is left out (_patch)
-       and its speech decoded in round 2.
-    2. What is still a hole is decoded once more, each hole a clip of its own, all of them in one batch. In a long
+       and its speech decoded in round 2. A clip of at most ``SHORT_WINDOW_SECONDS`` is read instead by the batched
+       decoder, alone, in a window of that length (:func:`_short_windows`): it holds one or two holes, and there is
+       little to skip.
+    2. What is still a hole is decoded once more, each hole a clip of its own, in batches. In a long
        clip of several turns the sequential decoder can still step over a quiet voice's turn (heldout-x: a quiet
-       guest's 13 s answer came back empty); alone in its clip, the turn is all there is to decode.
+       guest's 13 s answer came back empty); alone in its clip, the turn is all there is to decode. The clips of
+       at most ``SHORT_WINDOW_SECONDS`` are read in windows of that length, the others in 30 s windows.
 
     Neither round is given the hotwords. A hole is mostly speech the batched pass could not read (a quiet guest over
     noise), and there, with the names in its prompt, the model writes the names instead of the speech: a quiet
@@ -560,18 +564,58 @@ def _fill_holes(model, samples, stretches, found, language, beam_size: int, loop
     holes = _holes(stretches, found, looped=looped)
     if not holes:
         return found
-    clips = [t for a, b in holes for t in (max(0.0, a - 0.1), min(duration, b + 0.1))]
-    segments, _ = model.transcribe(samples, language=language, beam_size=beam_size, word_timestamps=True,
-                                   condition_on_previous_text=False, clip_timestamps=clips, temperature=0.0)
+    clips = [(max(0.0, a - 0.1), min(duration, b + 0.1)) for a, b in holes]
+    segments = _read_short(model, samples, clips, language, beam_size)
+    longer = [t for a, b in clips if b - a > SHORT_WINDOW_SECONDS - 0.1 for t in (a, b)]
+    if longer:
+        segments += model.transcribe(samples, language=language, beam_size=beam_size, word_timestamps=True,
+                                     condition_on_previous_text=False, clip_timestamps=longer, temperature=0.0)[0]
     found = _patch(found, holes, segments)
     holes = _holes(stretches, found, join=0.0)
     if not holes:
         return found
-    clips = [{"start": max(0.0, a - 0.1), "end": min(duration, b + 0.1, a - 0.1 + CHUNK_SECONDS)} for a, b in holes]
-    segments, _ = BatchedInferencePipeline(model).transcribe(
-        samples, language=language, beam_size=beam_size, batch_size=BATCH_SIZE, word_timestamps=True,
-        clip_timestamps=clips)
+    clips = [(max(0.0, a - 0.1), min(duration, b + 0.1, a - 0.1 + CHUNK_SECONDS)) for a, b in holes]
+    segments = _read_short(model, samples, clips, language, beam_size)
+    longer = [{"start": a, "end": b} for a, b in clips if b - a > SHORT_WINDOW_SECONDS - 0.1]
+    if longer:
+        segments += BatchedInferencePipeline(model).transcribe(
+            samples, language=language, beam_size=beam_size, batch_size=BATCH_SIZE, word_timestamps=True,
+            clip_timestamps=longer)[0]
     return _patch(found, holes, segments)
+
+
+def _read_short(model, samples, clips, language, beam_size: int) -> list:
+    """The segments of the clips (``(start, end)``, s) of at most ``SHORT_WINDOW_SECONDS``, each read alone, in a
+    window of that length, by the batched decoder (see :func:`_short_windows`); longer clips are left out."""
+    short = [{"start": a, "end": b} for a, b in clips if b - a <= SHORT_WINDOW_SECONDS - 0.1]
+    if not short:
+        return []
+    segments, _ = _short_windows()(model).transcribe(samples, language=language, beam_size=beam_size,
+                                                     batch_size=BATCH_SIZE, word_timestamps=True,
+                                                     clip_timestamps=short)
+    return list(segments)
+
+
+@functools.cache
+def _short_windows():
+    """faster-whisper's batched pipeline, reading each clip in a window of ``SHORT_WINDOW_SECONDS`` instead of 30 s.
+
+    The encoder's time goes with its window, not with the speech in it: a 2 s clip padded out to 30 s costs what
+    30 s of speech does (0.3-0.4 s on 2 cores for tiny.en). Most hole clips are a few seconds long, so most of the
+    hole rounds' encoding was of padding. Whisper's encoder takes a shorter window (its positions are a table read
+    from the start), and the decoder and the word alignment follow the encoder's length. The batched decoder writes
+    no timestamps, which is what makes this safe: in a short window Whisper's timestamps go wrong (a 3.4 s sentence
+    ended at "7.00"), and the sequential decoder moves on by them, so it keeps its 30 s windows."""
+    from faster_whisper import BatchedInferencePipeline
+
+    class ShortWindows(BatchedInferencePipeline):
+        def forward(self, features, tokenizer, chunks_metadata, options):
+            frames = SHORT_WINDOW_SECONDS * self.model.frames_per_second
+            if all(c["duration"] <= SHORT_WINDOW_SECONDS - 0.05 for c in chunks_metadata):
+                features = features[..., :frames]  # the rest is the padding that made it 30 s
+            return super().forward(features, tokenizer, chunks_metadata, options)
+
+    return ShortWindows
 
 
 # --- transcription ---------------------------------------------------------------------------------------------------
