@@ -416,19 +416,21 @@ def test_a_hole_is_decoded_the_same_way_every_time(tmp_path, model_dir, monkeypa
     list(model.transcribe(samples, language="en", beam_size=5, condition_on_previous_text=False,
                           clip_timestamps=clip)[0])
     assert max(sampled) > 0, sampled
-    sampled.clear()
-    runs = [core._fill_holes(model, samples, stretches, [], "en", 5) for _ in range(2)]
-    assert sampled and set(sampled) == {0.0}, sampled
-    assert [(w.word, w.start) for w in runs[0]] == [(w.word, w.start) for w in runs[1]]
-    assert runs[0], "the hole was decoded"
+    for window in (0, core.SHORT_WINDOW_SECONDS):  # the sequential decoder (for a long clip), then a short window
+        monkeypatch.setattr(core, "SHORT_WINDOW_SECONDS", window)
+        sampled.clear()
+        runs = [core._fill_holes(model, samples, stretches, [], "en", 5) for _ in range(2)]
+        assert sampled and set(sampled) == {0.0}, (window, sampled)
+        assert [(w.word, w.start) for w in runs[0]] == [(w.word, w.start) for w in runs[1]]
+        assert runs[0], "the hole was decoded"
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (Debian package) for speech")
 def test_what_the_batched_pass_skipped_is_decoded_again_in_one_clip(tmp_path, model_dir, monkeypatch):
     """The batched pass sometimes keeps only the last sentence of a chunk. Words lost from neighbouring stretches of
     speech are found as holes, joined into one clip, and decoded again by the real model (sequentially, so it cannot
-    skip); the words around them stay as they were. (The clip here is 6 s: short windows are turned off, as for a
-    clip longer than one; see the next test.)"""
+    skip); the words around them stay as they were. (The clip here is 6 s: short windows are turned off, so that it
+    is read as a clip longer than a short window is; see test_a_short_hole_is_read_in_a_short_window.)"""
     from faster_whisper import BatchedInferencePipeline
 
     monkeypatch.setattr(core, "SHORT_WINDOW_SECONDS", 0)
@@ -523,13 +525,23 @@ def test_a_short_hole_is_read_in_a_short_window(tmp_path, model_dir, monkeypatch
         """The two holes decoded again, short clips in windows of ``window`` seconds (0: none, as before)."""
         monkeypatch.setattr(core, "SHORT_WINDOW_SECONDS", window)
         windows.clear(), sequential.clear()
-        return core._fill_holes(model, samples, [first, long], [], "en", 5)
+        return sorted(core._fill_holes(model, samples, [first, long], [], "en", 5), key=lambda w: w.start)
 
     out = read(seconds)
     assert windows[0] == 100 * seconds and set(windows[1:]) == {3000}, windows
     assert len(sequential) == 1 and sequential[0] == pytest.approx([long[0] - 0.1, long[1] + 0.1]), sequential
     text = norm(" ".join(w.word for w in out))
     assert text[:6] == sentence and {"tools", "children", "herself"} <= set(text), " ".join(text)
+
+    # round 2: a short hole that round 1 stepped over is read again, alone, in a short window
+    real = core._read_short
+    rounds = []
+    monkeypatch.setattr(core, "_read_short", lambda *a: (rounds.append(a[2]), real(*a) if len(rounds) > 1 else [])[1])
+    again = read(seconds)
+    assert [len(clips) for clips in rounds] == [2, 1] and rounds[1][0][0] == 0.0, rounds  # the short hole, again
+    assert windows.count(100 * seconds) == 1, windows
+    assert norm(" ".join(w.word for w in again))[:6] == sentence
+    monkeypatch.setattr(core, "_read_short", real)
 
     before = read(0)  # both clips to the sequential decoder, in 30 s windows
     assert len(sequential) == 1 and len(sequential[0]) == 4 and set(windows) == {3000}, (sequential, windows)

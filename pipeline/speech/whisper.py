@@ -335,7 +335,8 @@ HOLE_WORDS_PER_SECOND = 1.0  # a stretch of speech in which no word starts is a 
 HOLE_LONG_SECONDS = 3.0  # HOLE_LONG_SECONDS in which fewer than HOLE_WORDS_PER_SECOND start (speech: 2-3 words/s)
 HOLE_MIN_SECONDS = 0.4
 HOLE_JOIN_SECONDS = 2.0  # holes this close together are decoded as one clip
-SHORT_WINDOW_SECONDS = 10  # a hole round's window with this much audio or less is encoded at this length, not 30 s
+SHORT_WINDOW_SECONDS = 10  # a hole clip shorter than this is read in a window of this length, not 30 s (whole
+# seconds, 0 to 29; 0: none)
 CARRY_BELOW_SECONDS = 24.0  # a block's last window with less speech than this is left for the next block ...
 CARRY_AT_MOST_SECONDS = 60.0  # ... when it starts at most this far from the block's end
 CLIP_PAD_SECONDS = 0.4  # the audio kept either side of a stretch of speech for the batched pass (as faster-whisper's
@@ -536,21 +537,23 @@ def _fill_holes(model, samples, stretches, found, language, beam_size: int, loop
     """``found`` with the stretches of speech the batched pass skipped, or fell into a repetition loop on or gave the
     hotwords back for (``looped``, see :func:`_echoes_hotwords`), decoded again, in two rounds.
 
-    1. The sequential decoder: the batched pass decodes up to 30 s at once without timestamps and sometimes jumps
-       from one sentence to a later one (most often it keeps only the last sentence of a chunk); the sequential
-       decoder moves on by its timestamps, so it seldom skips. Neighbouring holes are decoded as one clip: a skipped
-       chunk is many holes, and each clip costs a whole 30 s window to encode. It decodes at temperature 0 only
+    1. The sequential decoder, for a clip longer than a short window: the batched pass decodes up to 30 s at once
+       without timestamps and sometimes jumps from one sentence to a later one (most often it keeps only the last
+       sentence of a chunk); the sequential decoder moves on by its timestamps, so it seldom skips. Neighbouring
+       holes are decoded as one clip: a skipped chunk is many holes, and each clip costs at least one window to
+       encode. It decodes at temperature 0 only
        (beam search), like the batched pass: Whisper's fallback to sampling at rising temperatures, where a window
        fails its checks, made the same recording come out differently each time (held-out 19 u4: 37.8, 42.0 and
        37.6 % WER in three runs) and cost up to 7 s for one window of a quiet guest over noise; dropping it moved
        the mean WER of 40 recordings by less than 0.2 points. A window that loops at temperature 0 is left out (_patch)
-       and its speech decoded in round 2. A clip of at most ``SHORT_WINDOW_SECONDS`` is read instead by the batched
-       decoder, alone, in a window of that length (:func:`_short_windows`): it holds one or two holes, and there is
-       little to skip.
+       and its speech decoded in round 2. A short clip (:func:`_short`) is read instead by the batched decoder,
+       alone, in a short window (:func:`_short_window_pipeline`): it holds a few holes at most, and there is little to
+       skip. Such a clip goes without the sequential decoder's own checks (a window it finds silent or unsure is
+       skipped, a loop is dropped segment by segment); a loop drops the clip's words whole (_patch).
     2. What is still a hole is decoded once more, each hole a clip of its own, in batches. In a long
        clip of several turns the sequential decoder can still step over a quiet voice's turn (heldout-x: a quiet
-       guest's 13 s answer came back empty); alone in its clip, the turn is all there is to decode. The clips of
-       at most ``SHORT_WINDOW_SECONDS`` are read in windows of that length, the others in 30 s windows.
+       guest's 13 s answer came back empty); alone in its clip, the turn is all there is to decode. Short clips are
+       read in short windows, the others in 30 s windows.
 
     Neither round is given the hotwords. A hole is mostly speech the batched pass could not read (a quiet guest over
     noise), and there, with the names in its prompt, the model writes the names instead of the speech: a quiet
@@ -566,7 +569,7 @@ def _fill_holes(model, samples, stretches, found, language, beam_size: int, loop
         return found
     clips = [(max(0.0, a - 0.1), min(duration, b + 0.1)) for a, b in holes]
     segments = _read_short(model, samples, clips, language, beam_size)
-    longer = [t for a, b in clips if b - a > SHORT_WINDOW_SECONDS - 0.1 for t in (a, b)]
+    longer = [t for a, b in clips if not _short(a, b) for t in (a, b)]
     if longer:
         segments += model.transcribe(samples, language=language, beam_size=beam_size, word_timestamps=True,
                                      condition_on_previous_text=False, clip_timestamps=longer, temperature=0.0)[0]
@@ -576,7 +579,7 @@ def _fill_holes(model, samples, stretches, found, language, beam_size: int, loop
         return found
     clips = [(max(0.0, a - 0.1), min(duration, b + 0.1, a - 0.1 + CHUNK_SECONDS)) for a, b in holes]
     segments = _read_short(model, samples, clips, language, beam_size)
-    longer = [{"start": a, "end": b} for a, b in clips if b - a > SHORT_WINDOW_SECONDS - 0.1]
+    longer = [{"start": a, "end": b} for a, b in clips if not _short(a, b)]
     if longer:
         segments += BatchedInferencePipeline(model).transcribe(
             samples, language=language, beam_size=beam_size, batch_size=BATCH_SIZE, word_timestamps=True,
@@ -584,26 +587,34 @@ def _fill_holes(model, samples, stretches, found, language, beam_size: int, loop
     return _patch(found, holes, segments)
 
 
+def _short(start: float, end: float) -> bool:
+    """Whether a clip is read in a short window: it lasts at most ``SHORT_WINDOW_SECONDS`` less 0.1 s (faster-whisper
+    aligns the words over a clip's length rounded up to a whole second, which must fit the window)."""
+    return end - start <= SHORT_WINDOW_SECONDS - 0.1
+
+
 def _read_short(model, samples, clips, language, beam_size: int) -> list:
-    """The segments of the clips (``(start, end)``, s) of at most ``SHORT_WINDOW_SECONDS``, each read alone, in a
-    window of that length, by the batched decoder (see :func:`_short_windows`); longer clips are left out."""
-    short = [{"start": a, "end": b} for a, b in clips if b - a <= SHORT_WINDOW_SECONDS - 0.1]
+    """The segments of the short clips (``(start, end)``, s; see :func:`_short`), each read alone, in a window of
+    ``SHORT_WINDOW_SECONDS``, by the batched decoder (:func:`_short_window_pipeline`); longer clips are left out."""
+    short = [{"start": a, "end": b} for a, b in clips if _short(a, b)]
     if not short:
         return []
-    segments, _ = _short_windows()(model).transcribe(samples, language=language, beam_size=beam_size,
-                                                     batch_size=BATCH_SIZE, word_timestamps=True,
-                                                     clip_timestamps=short)
+    segments, _ = _short_window_pipeline()(model).transcribe(
+        samples, language=language, beam_size=beam_size, batch_size=BATCH_SIZE, word_timestamps=True,
+        clip_timestamps=short, temperature=0.0, without_timestamps=True)  # faster-whisper's defaults, said: see below
     return list(segments)
 
 
 @functools.cache
-def _short_windows():
+def _short_window_pipeline():
     """faster-whisper's batched pipeline, reading each clip in a window of ``SHORT_WINDOW_SECONDS`` instead of 30 s.
 
     The encoder's time goes with its window, not with the speech in it: a 2 s clip padded out to 30 s costs what
     30 s of speech does (0.3-0.4 s on 2 cores for tiny.en). Most hole clips are a few seconds long, so most of the
     hole rounds' encoding was of padding. Whisper's encoder takes a shorter window (its positions are a table read
-    from the start), and the decoder and the word alignment follow the encoder's length. The batched decoder writes
+    from the start), and the decoder and the word alignment follow the encoder's length (the alignment runs over the
+    clip's length rounded up to a whole second, which :func:`_short` keeps within the window). Measured with tiny.en,
+    the bundled model; other models read windows shorter than they were trained on too. The batched decoder writes
     no timestamps, which is what makes this safe: in a short window Whisper's timestamps go wrong (a 3.4 s sentence
     ended at "7.00"), and the sequential decoder moves on by them, so it keeps its 30 s windows."""
     from faster_whisper import BatchedInferencePipeline
@@ -611,6 +622,7 @@ def _short_windows():
     class ShortWindows(BatchedInferencePipeline):
         def forward(self, features, tokenizer, chunks_metadata, options):
             frames = SHORT_WINDOW_SECONDS * self.model.frames_per_second
+            # every clip is short (_short, give or take a sample); a safeguard: a longer one would not fit
             if all(c["duration"] <= SHORT_WINDOW_SECONDS - 0.05 for c in chunks_metadata):
                 features = features[..., :frames]  # the rest is the padding that made it 30 s
             return super().forward(features, tokenizer, chunks_metadata, options)
