@@ -380,6 +380,18 @@ def test_a_repetition_loop_of_the_batched_pass_is_dropped_and_its_speech_decoded
     assert core._holes(stretches, found, looped=[(2.0, 6.0)]) == [(2.0, 6.0)]  # 2.0-3.0 and the next stretch
 
 
+class _Spied:
+    """A CTranslate2 model with one of its methods watched: ``seen(*args, **kwargs)`` is called before each call."""
+
+    def __init__(self, real, method: str, seen):
+        self.real, self.method, self.seen = real, method, seen
+
+    def __getattr__(self, name):
+        if name != self.method:
+            return getattr(self.real, name)
+        return lambda *a, **k: (self.seen(*a, **k), getattr(self.real, name)(*a, **k))[1]
+
+
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (Debian package) for speech")
 def test_a_hole_is_decoded_the_same_way_every_time(tmp_path, model_dir, monkeypatch):
     """Speech the model can hardly read (here 5 dB under noise) fails Whisper's checks. faster-whisper's own answer is
@@ -401,16 +413,8 @@ def test_a_hole_is_decoded_the_same_way_every_time(tmp_path, model_dir, monkeypa
     model = core.load_model(str(model_dir), "int8", 2)
     sampled = []  # the temperature of every call of the model's decoder
 
-    class Spy:
-        def __init__(self, real):
-            self.real = real
-
-        def __getattr__(self, name):
-            if name != "generate":
-                return getattr(self.real, name)
-            return lambda *a, **k: (sampled.append(k.get("sampling_temperature", 0.0)), self.real.generate(*a, **k))[1]
-
-    monkeypatch.setattr(model, "model", Spy(model.model))
+    monkeypatch.setattr(model, "model", _Spied(model.model, "generate",
+                                               lambda *a, **k: sampled.append(k.get("sampling_temperature", 0.0))))
     # the speech is hard enough: faster-whisper's own call, with its fallback, samples on it
     clip = [stretches[0][0] - 0.1, stretches[0][1] + 0.1]
     list(model.transcribe(samples, language="en", beam_size=5, condition_on_previous_text=False,
@@ -504,16 +508,8 @@ def test_a_short_hole_is_read_in_a_short_window(tmp_path, model_dir, monkeypatch
     model = core.load_model(str(model_dir), "int8", 2)
     windows = []  # the length of every window the encoder reads (frames of 10 ms)
 
-    class Spy:
-        def __init__(self, real):
-            self.real = real
-
-        def __getattr__(self, name):
-            if name != "encode":
-                return getattr(self.real, name)
-            return lambda features, **k: (windows.append(features.shape[-1]), self.real.encode(features, **k))[1]
-
-    monkeypatch.setattr(model, "model", Spy(model.model))
+    monkeypatch.setattr(model, "model", _Spied(model.model, "encode",
+                                               lambda features, **k: windows.append(features.shape[-1])))
     sequential = []  # the clips given to the sequential decoder
     decode = model.transcribe
     monkeypatch.setattr(model, "transcribe", lambda *a, **k: (sequential.append(k["clip_timestamps"]),
