@@ -335,8 +335,8 @@ HOLE_WORDS_PER_SECOND = 1.0  # a stretch of speech in which no word starts is a 
 HOLE_LONG_SECONDS = 3.0  # HOLE_LONG_SECONDS in which fewer than HOLE_WORDS_PER_SECOND start (speech: 2-3 words/s)
 HOLE_MIN_SECONDS = 0.4
 HOLE_JOIN_SECONDS = 2.0  # holes this close together are decoded as one clip
-SHORT_WINDOW_SECONDS = 10  # a hole clip shorter than this is read in a window of this length, not 30 s (whole
-# seconds, 0 to 29; 0: none)
+SHORT_WINDOW_SECONDS = 10  # a hole clip shorter than this (by 0.1 s: _short) is read in a window of this length,
+# not 30 s (whole seconds, 0 to 29; 0: none)
 CARRY_BELOW_SECONDS = 24.0  # a block's last window with less speech than this is left for the next block ...
 CARRY_AT_MOST_SECONDS = 60.0  # ... when it starts at most this far from the block's end
 CLIP_PAD_SECONDS = 0.4  # the audio kept either side of a stretch of speech for the batched pass (as faster-whisper's
@@ -541,8 +541,7 @@ def _fill_holes(model, samples, stretches, found, language, beam_size: int, loop
        without timestamps and sometimes jumps from one sentence to a later one (most often it keeps only the last
        sentence of a chunk); the sequential decoder moves on by its timestamps, so it seldom skips. Neighbouring
        holes are decoded as one clip: a skipped chunk is many holes, and each clip costs at least one window to
-       encode. It decodes at temperature 0 only
-       (beam search), like the batched pass: Whisper's fallback to sampling at rising temperatures, where a window
+       encode. It decodes at temperature 0 only (beam search), like the batched pass: Whisper's fallback to sampling at rising temperatures, where a window
        fails its checks, made the same recording come out differently each time (held-out 19 u4: 37.8, 42.0 and
        37.6 % WER in three runs) and cost up to 7 s for one window of a quiet guest over noise; dropping it moved
        the mean WER of 40 recordings by less than 0.2 points. A window that loops at temperature 0 is left out (_patch)
