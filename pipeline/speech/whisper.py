@@ -541,16 +541,17 @@ def _fill_holes(model, samples, stretches, found, language, beam_size: int, loop
        without timestamps and sometimes jumps from one sentence to a later one (most often it keeps only the last
        sentence of a chunk); the sequential decoder moves on by its timestamps, so it seldom skips. Neighbouring
        holes are decoded as one clip: a skipped chunk is many holes, and each clip costs at least one window to
-       encode. It decodes at temperature 0 only (beam search), like the batched pass: Whisper's fallback to sampling at rising temperatures, where a window
-       fails its checks, made the same recording come out differently each time (held-out 19 u4: 37.8, 42.0 and
-       37.6 % WER in three runs) and cost up to 7 s for one window of a quiet guest over noise; dropping it moved
-       the mean WER of 40 recordings by less than 0.2 points. A window that loops at temperature 0 is left out (_patch)
-       and its speech decoded in round 2. A short clip (:func:`_short`) is read instead by the batched decoder,
-       alone, in a short window (:func:`_short_window_pipeline`): it holds a few holes at most, and there is little to
-       skip. Such a clip goes without the sequential decoder's own checks (a window it finds silent or unsure is
-       skipped, a loop is dropped segment by segment); a loop drops the clip's words whole (_patch).
-    2. What is still a hole is decoded once more, each hole a clip of its own, in batches. In a long
-       clip of several turns the sequential decoder can still step over a quiet voice's turn (heldout-x: a quiet
+       encode. It decodes at temperature 0 only (beam search), like the batched pass: Whisper's fallback to
+       sampling at rising temperatures, where a window fails its checks, made the same recording come out
+       differently each time (held-out 19 u4: 37.8, 42.0 and 37.6 % WER in three runs) and cost up to 7 s for one
+       window of a quiet guest over noise; dropping it moved the mean WER of 40 recordings by less than 0.2 points.
+       A window that loops at temperature 0 is left out (_patch) and its speech decoded in round 2. A short clip
+       (:func:`_short`) is read instead by the batched decoder, alone, in a short window
+       (:func:`_short_window_pipeline`): it holds a few holes at most, and there is little to skip. Such a clip
+       goes without the sequential decoder's own checks (a window it finds silent or unsure is skipped, a loop is
+       dropped segment by segment); a loop drops the clip's words whole (_patch).
+    2. What is still a hole is decoded once more, each hole a clip of its own, in batches. In a long clip of several
+       turns the sequential decoder can still step over a quiet voice's turn (heldout-x: a quiet
        guest's 13 s answer came back empty); alone in its clip, the turn is all there is to decode. Short clips are
        read in short windows, the others in 30 s windows.
 
