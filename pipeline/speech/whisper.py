@@ -601,7 +601,7 @@ def _read_short(model, samples, clips, language, beam_size: int) -> list:
         return []
     segments, _ = _short_window_pipeline()(model).transcribe(
         samples, language=language, beam_size=beam_size, batch_size=BATCH_SIZE, word_timestamps=True,
-        clip_timestamps=short, temperature=0.0, without_timestamps=True)  # faster-whisper's defaults, said: see below
+        clip_timestamps=short, temperature=0.0, without_timestamps=True)  # the defaults, relied on (see below)
     return list(segments)
 
 
@@ -775,9 +775,9 @@ def transcribe_audio(
             for read, seg in unit.segments:
                 if seg.compression_ratio > COMPRESSION_LIMIT or _echoes_hotwords(seg.text, hotwords):
                     # a repetition loop (no decoder here retries at other temperatures), or the hotwords given
-                    # back: its words are dropped and its speech decoded again with the holes, by the sequential
-                    # decoder, which is not given the hotwords; a loop there too is left out and decoded once more,
-                    # each stretch alone
+                    # back: its words are dropped and its speech decoded again with the holes (_fill_holes), which
+                    # are not given the hotwords; a loop there too is left out and decoded once more, each stretch
+                    # alone
                     looped += _track_spans(read.start, read.end, unit.pieces)
                 else:
                     found_words += [w for w in seg.words or [] if w.word.strip()]
