@@ -5,7 +5,8 @@
 - Speed: faster-whisper's batched pipeline (beam 5, 8 windows at a time) reads the stretches of speech found by the
   voice activity detector, padded by up to 0.4 s and laid end to end in 30 s windows (a block's last window, half
   full, waits for the next block's speech; in one mixed track a quiet voice's stretches get windows of their own,
-  ``_by_level``); each window is encoded and aligned on its own (``_window_by_window``).
+  ``_by_level``); each window is encoded and aligned on its own (``_window_by_window``). On 2 cores the model is
+  two replicas of one thread each (:func:`replicas`), working at once.
   Each stretch of speech is levelled first and the stretches the batched pass skipped are decoded again (see "What
   the batched decoder missed" in the README). Measured on the 31-minute interview of ``scripts/bench_episode.py``
   with two named voices: 14.5-22.8x real time, as the shared machine's speed varied (README, "Speakers, measured").
@@ -122,20 +123,28 @@ def cpu_threads() -> int:
 def _window_by_window():
     """faster-whisper's WhisperModel, encoding and aligning the windows of a batch one at a time: CTranslate2 on two
     AVX2 cores does a batch of 8 windows 17-23 % slower than the same 8 one by one (``scripts/bench_windows.py``);
-    the text is the same, word times move by at most a few hundredths of a second. Generation stays batched. Each
+    the text is the same, word times move by at most a few hundredths of a second. Each
     window of the sequential decoder may generate ``TOKENS_PER_SECOND`` tokens a second of the audio it holds, and 16
-    more (its encoder call counts the audio, the generation reads the count)."""
+    more (its encoder call counts the audio, the generation reads the count).
+
+    With more than one replica of the model (:func:`load_model`), the windows of a batch are encoded and aligned on
+    the replicas at once, and a batch is generated in as many parts, one on each replica (:class:`_Replicas`)."""
     import ctranslate2
     import numpy as np
     from faster_whisper import WhisperModel
 
     class WindowByWindow(WhisperModel):
+        def __init__(self, *args, num_workers: int = 1, **kwargs):
+            super().__init__(*args, num_workers=num_workers, **kwargs)
+            self.model = _Replicas(self.model, num_workers)
+
         def encode(self, features):
             if features.ndim == 2:  # the sequential decoder's window: how much of it is audio, not padding
                 heard = np.flatnonzero(np.any(features != 0, axis=0))
                 _window.frames = int(heard[-1]) + 1 if len(heard) else 0
             if features.ndim == 3 and len(features) > 1:
-                parts = [np.asarray(super(WindowByWindow, self).encode(one[None])) for one in features]
+                parts = self.model.each(lambda one: np.asarray(super(WindowByWindow, self).encode(one[None])),
+                                        list(features))
                 return ctranslate2.StorageView.from_array(np.concatenate(parts))
             return super().encode(features)
 
@@ -143,12 +152,13 @@ def _window_by_window():
             if len(text_tokens) <= 1:
                 return super().find_alignment(tokenizer, text_tokens, encoder_output, num_frames, median_filter_width)
             encoded = np.asarray(encoder_output)
-            found = []
-            for i in range(len(text_tokens)):
-                found += super().find_alignment(
+
+            def one(i):
+                return super(WindowByWindow, self).find_alignment(
                     tokenizer, text_tokens[i:i + 1], ctranslate2.StorageView.from_array(encoded[i:i + 1]),
                     num_frames[i:i + 1] if isinstance(num_frames, list) else num_frames, median_filter_width)
-            return found
+
+            return [a for found in self.model.each(one, range(len(text_tokens))) for a in found]
 
         def generate_with_fallback(self, encoder_output, prompt, tokenizer, options):
             # a window holding a few seconds of audio gets a few seconds' worth of tokens: on a sliver of silence
@@ -167,12 +177,53 @@ _window = threading.local()  # the sequential decoder's current window: frames o
 TOKENS_PER_SECOND = 10  # at most, in a window of the sequential decoder (speech: up to 5.7, timestamps included)
 
 
+class _Replicas:
+    """A CTranslate2 Whisper model loaded as ``workers`` replicas, each on its own threads. A batch given to
+    ``generate`` is cut into one part a replica, generated at once; :meth:`each` runs a function over items on as
+    many threads as there are replicas (each call to the model goes to a free replica). Everything else is the model's
+    own. The result is the same, window for window, as one replica's."""
+
+    def __init__(self, model, workers: int):
+        self.real, self.workers = model, workers
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="whisper") if workers > 1 else None
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def each(self, function, items) -> list:
+        return list(self.pool.map(function, items) if self.pool else map(function, items))
+
+    def generate(self, features, prompts, **options):
+        if self.pool is None or len(prompts) < 2 or options.get("asynchronous"):
+            return self.real.generate(features, prompts, **options)
+        import ctranslate2
+        import numpy as np
+
+        encoded = np.asarray(features)
+        cuts = np.array_split(np.arange(len(prompts)), min(self.workers, len(prompts)))
+        parts = [self.real.generate(ctranslate2.StorageView.from_array(np.ascontiguousarray(encoded[part])),
+                                    [prompts[i] for i in part], asynchronous=True, **options) for part in cuts]
+        return [one.result() for part in parts for one in part]
+
+
+def replicas(threads: int) -> tuple[int, int]:
+    """(replicas, threads each) for a budget of ``threads``: two replicas of one thread each on 2 cores. tiny.en's
+    matrices are small, and one replica on two threads of 2 cores was no faster than on one (the sequential decoder
+    read 6 clips in 4.3-4.7 s with two threads, 3.6-3.7 s with one). Two replicas of one thread each, on the 8 clips
+    of the LJSpeech file (``scripts/bench_windows.py --replicas``, medians of 3): the batched pass in 0.75x the time
+    of one replica on two threads, the sequential decoder in 0.47x; the same words at the same times."""
+    workers = 2 if threads >= 2 else 1
+    return workers, max(1, threads // workers)
+
+
 @functools.lru_cache(maxsize=2)
 def load_model(folder: str, compute_type: str = "int8", threads: int = 0):
-    """A WhisperModel for ``folder`` (kept loaded for the rest of the process)."""
+    """A WhisperModel for ``folder`` (kept loaded for the rest of the process), as :func:`replicas` of it for a budget of
+    ``threads`` (0: :func:`cpu_threads`)."""
+    workers, each = replicas(threads or cpu_threads())
     try:
-        return _window_by_window()(str(folder), device="cpu", compute_type=compute_type,
-                                   cpu_threads=threads or cpu_threads(), local_files_only=True)
+        return _window_by_window()(str(folder), device="cpu", compute_type=compute_type, cpu_threads=each,
+                                   num_workers=workers, local_files_only=True)
     except (RuntimeError, ValueError, OSError) as exc:  # CTranslate2 / tokenizers on a broken folder
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         raise KindcastError(f"model {folder}: cannot be loaded ({message})") from None
@@ -569,10 +620,14 @@ def _fill_holes(model, samples, stretches, found, language, beam_size: int, loop
         return found
     clips = [(max(0.0, a - 0.1), min(duration, b + 0.1)) for a, b in holes]
     segments = _read_short(model, samples, clips, language, beam_size)
-    longer = [t for a, b in clips if not _short(a, b) for t in (a, b)]
+    longer = [(a, b) for a, b in clips if not _short(a, b)]
     if longer:
-        segments += model.transcribe(samples, language=language, beam_size=beam_size, word_timestamps=True,
-                                     condition_on_previous_text=False, clip_timestamps=longer, temperature=0.0)[0]
+        def sequential(group):
+            return list(model.transcribe(samples, language=language, beam_size=beam_size, word_timestamps=True,
+                                         condition_on_previous_text=False, clip_timestamps=[t for c in group for t in c],
+                                         temperature=0.0)[0])
+
+        segments += [s for found in model.model.each(sequential, _shared(longer, model.model.workers)) for s in found]
     found = _patch(found, holes, segments)
     holes = _holes(stretches, found, join=0.0)
     if not holes:
@@ -585,6 +640,16 @@ def _fill_holes(model, samples, stretches, found, language, beam_size: int, loop
             samples, language=language, beam_size=beam_size, batch_size=BATCH_SIZE, word_timestamps=True,
             clip_timestamps=longer)[0]
     return _patch(found, holes, segments)
+
+
+def _shared(clips: list[tuple[float, float]], workers: int) -> list[list[tuple[float, float]]]:
+    """``clips`` dealt out to ``workers`` groups of about the same length of audio (the longest first, each to the group
+    with the least so far), each group in time order. The sequential decoder reads each clip on its own
+    (``condition_on_previous_text=False``), so a clip is read the same way whichever group it is in."""
+    groups: list[list[tuple[float, float]]] = [[] for _ in range(min(workers, len(clips)))]
+    for clip in sorted(clips, key=lambda c: c[0] - c[1]):
+        min(groups, key=lambda g: sum(b - a for a, b in g)).append(clip)
+    return [sorted(g) for g in groups]
 
 
 def _short(start: float, end: float) -> bool:
