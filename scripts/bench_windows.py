@@ -104,17 +104,11 @@ def compare_replicas(args, folder: str, threads: int) -> None:
         segments, _ = BatchedInferencePipeline(model).transcribe(
             audio, language="en", beam_size=5, batch_size=8, word_timestamps=True, vad_filter=False,
             clip_timestamps=[{"start": a, "end": b} for a, b in clips])
-        return [(w.word, w.start, w.end) for s in segments for w in s.words or []]
+        return [(w.start, w.end, w.word) for s in segments for w in s.words or []]
 
     def sequential(model):
-        def read(group):
-            segments, _ = model.transcribe(audio, language="en", beam_size=5, word_timestamps=True,
-                                           condition_on_previous_text=False, temperature=0.0,
-                                           clip_timestamps=[t for c in group for t in c])
-            return [(w.word, w.start, w.end) for s in segments for w in s.words or []]
-
-        return sorted(w for found in model.model.each(read, whisper._shared(clips, model.model.workers))
-                      for w in found)
+        segments = whisper._read_sequential(model, audio, clips, "en", 5)
+        return sorted(((w.start, w.end, w.word) for s in segments for w in s.words or []))
 
     for what, run in (("batched pass", batched), ("sequential decoder", sequential)):
         times: dict[str, list[float]] = {name: [] for name in models}

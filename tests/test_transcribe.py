@@ -549,8 +549,8 @@ def test_a_short_hole_is_read_in_a_short_window(tmp_path, model_dir, monkeypatch
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (Debian package) for speech")
 def test_two_replicas_write_what_one_writes(tmp_path, model_dir, monkeypatch):
     """On 2 cores the model is two replicas of one thread each: the batched pass generates a batch in two parts at
-    once, and the sequential decoder reads its clips in two groups at once. The words and their times are those of
-    one replica, reading everything in turn."""
+    once and encodes and aligns its windows two at a time, and the sequential decoder reads its clips in two groups
+    at once. The words and their times are those of one replica of one thread, reading everything in turn."""
     import threading
 
     import numpy as np
@@ -558,16 +558,20 @@ def test_two_replicas_write_what_one_writes(tmp_path, model_dir, monkeypatch):
 
     four = next(core.audio_blocks(_four_sentences(tmp_path), 1))[1][0]
     gap = core.HOLE_JOIN_SECONDS + 2  # too far apart to be read as one clip
-    samples = np.concatenate([four, np.zeros(round(gap * 16000), np.float32), four])
+    cut = round(core.speech_stretches(four)[1][1] * 16000) + 4000  # in the pause after the second sentence
+    other = np.concatenate([four[cut:], four[:cut]])  # the same sentences in another order
+    samples = np.concatenate([four, np.zeros(round(gap * 16000), np.float32), other])
     clips = [(0.0, len(four) / 16000), (len(four) / 16000 + gap, len(samples) / 16000)]
     assert all(not core._short(a, b) for a, b in clips)
     assert core.replicas(2) == (2, 1) and core.replicas(1) == (1, 1) and core.replicas(8) == (2, 4)
 
     def read(threads):
         model = core.load_model(str(model_dir), "int8", threads)
-        batches, readers = [], set()
-        monkeypatch.setattr(model.model, "real", _Spied(model.model.real, "generate",
-                                                        lambda features, prompts, **k: batches.append(len(prompts))))
+        batches, readers, windows = [], set(), set()  # batch sizes generated; threads reading clips, windows
+        real = _Spied(model.model.real, "generate", lambda features, prompts, **k: batches.append(len(prompts)))
+        for method in ("encode", "align"):
+            real = _Spied(real, method, lambda *a, m=method, **k: windows.add((m, threading.current_thread().name)))
+        monkeypatch.setattr(model.model, "real", real)
         decode = model.transcribe
         monkeypatch.setattr(model, "transcribe", lambda *a, **k: (readers.add(threading.current_thread().name),
                                                                   decode(*a, **k))[1])
@@ -575,14 +579,16 @@ def test_two_replicas_write_what_one_writes(tmp_path, model_dir, monkeypatch):
             samples, language="en", beam_size=5, batch_size=8, word_timestamps=True,
             clip_timestamps=[{"start": a, "end": b} for a, b in clips])
         batched = [(w.start, w.end, w.word) for s in batched for w in s.words]
+        elsewhere = {method for method, thread in windows if thread != threading.current_thread().name}
         holes = [(w.start, w.end, w.word) for w in core._fill_holes(model, samples, clips, [], "en", 5)]
         monkeypatch.undo()
-        return batched, holes, batches, readers
+        return batched, holes, batches, readers, elsewhere
 
     one = read(1)
     two = read(2)
     assert one[2][0] == 2 and two[2][0] == 1 and two[2][1] == 1, (one[2], two[2])  # the batch of 2, in two parts
     assert len(one[3]) == 1 and len(two[3]) == 2, (one[3], two[3])  # the two clips, read on two threads
+    assert one[4] == set() and two[4] == {"encode", "align"}  # the windows, on the replicas' threads
     assert len(norm(" ".join(w for *_, w in one[0]))) > 20 and len(norm(" ".join(w for *_, w in one[1]))) > 20
     assert two[0] == one[0] and two[1] == one[1]
 

@@ -121,14 +121,14 @@ def cpu_threads() -> int:
 
 @functools.lru_cache(maxsize=1)
 def _window_by_window():
-    """faster-whisper's WhisperModel, encoding and aligning the windows of a batch one at a time: CTranslate2 on two
+    """faster-whisper's WhisperModel, encoding and aligning the windows of a batch one at a time on each replica of
+    the model (two at a time on two replicas, :class:`_Replicas`), never as a batch: CTranslate2 on two
     AVX2 cores does a batch of 8 windows 17-23 % slower than the same 8 one by one (``scripts/bench_windows.py``);
     the text is the same, word times move by at most a few hundredths of a second. Each
     window of the sequential decoder may generate ``TOKENS_PER_SECOND`` tokens a second of the audio it holds, and 16
     more (its encoder call counts the audio, the generation reads the count).
 
-    With more than one replica of the model (:func:`load_model`), the windows of a batch are encoded and aligned on
-    the replicas at once, and a batch is generated in as many parts, one on each replica (:class:`_Replicas`)."""
+    With more than one replica (:func:`load_model`), a batch is also generated in as many parts, one on each replica."""
     import ctranslate2
     import numpy as np
     from faster_whisper import WhisperModel
@@ -181,17 +181,21 @@ class _Replicas:
     """A CTranslate2 Whisper model loaded as ``workers`` replicas, each on its own threads. A batch given to
     ``generate`` is cut into one part a replica, generated at once; :meth:`each` runs a function over items on as
     many threads as there are replicas (each call to the model goes to a free replica). Everything else is the model's
-    own. The result is the same, window for window, as one replica's."""
+    own. Each window is read as one replica reads it: the same words at the same times."""
+
+    PREFIX = "whisper-replica"
 
     def __init__(self, model, workers: int):
         self.real, self.workers = model, workers
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="whisper") if workers > 1 else None
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=self.PREFIX) if workers > 1 else None
 
     def __getattr__(self, name):
         return getattr(self.real, name)
 
     def each(self, function, items) -> list:
-        return list(self.pool.map(function, items) if self.pool else map(function, items))
+        if self.pool is None or threading.current_thread().name.startswith(self.PREFIX):
+            return list(map(function, items))  # in turn on a thread of the pool (waiting on the pool could hang)
+        return list(self.pool.map(function, items))
 
     def generate(self, features, prompts, **options):
         if self.pool is None or len(prompts) < 2 or options.get("asynchronous"):
@@ -201,7 +205,7 @@ class _Replicas:
 
         encoded = np.asarray(features)
         cuts = np.array_split(np.arange(len(prompts)), min(self.workers, len(prompts)))
-        parts = [self.real.generate(ctranslate2.StorageView.from_array(np.ascontiguousarray(encoded[part])),
+        parts = [self.real.generate(ctranslate2.StorageView.from_array(encoded[part]),
                                     [prompts[i] for i in part], asynchronous=True, **options) for part in cuts]
         return [one.result() for part in parts for one in part]
 
@@ -211,7 +215,8 @@ def replicas(threads: int) -> tuple[int, int]:
     matrices are small, and one replica on two threads of 2 cores was no faster than on one (the sequential decoder
     read 6 clips in 4.3-4.7 s with two threads, 3.6-3.7 s with one). Two replicas of one thread each, on the 8 clips
     of the LJSpeech file (``scripts/bench_windows.py --replicas``, medians of 3): the batched pass in 0.75x the time
-    of one replica on two threads, the sequential decoder in 0.47x; the same words at the same times."""
+    of one replica on two threads, the sequential decoder in 0.47x; the same words at the same times. Measured on 2
+    cores only; a bigger budget gives two replicas of half the threads each (an odd thread is left over)."""
     workers = 2 if threads >= 2 else 1
     return workers, max(1, threads // workers)
 
@@ -622,12 +627,7 @@ def _fill_holes(model, samples, stretches, found, language, beam_size: int, loop
     segments = _read_short(model, samples, clips, language, beam_size)
     longer = [(a, b) for a, b in clips if not _short(a, b)]
     if longer:
-        def sequential(group):
-            return list(model.transcribe(samples, language=language, beam_size=beam_size, word_timestamps=True,
-                                         condition_on_previous_text=False, clip_timestamps=[t for c in group for t in c],
-                                         temperature=0.0)[0])
-
-        segments += [s for found in model.model.each(sequential, _shared(longer, model.model.workers)) for s in found]
+        segments += _read_sequential(model, samples, longer, language, beam_size)
     found = _patch(found, holes, segments)
     holes = _holes(stretches, found, join=0.0)
     if not holes:
@@ -642,10 +642,24 @@ def _fill_holes(model, samples, stretches, found, language, beam_size: int, loop
     return _patch(found, holes, segments)
 
 
+def _read_sequential(model, samples, clips, language, beam_size: int) -> list:
+    """The segments of ``clips`` (``(start, end)``, s) read by the sequential decoder (timestamps, temperature 0), the
+    clips dealt out to the replicas of the model (:func:`_shared`) and read at the same time, a group on each."""
+    def read(group):
+        return list(model.transcribe(samples, language=language, beam_size=beam_size, word_timestamps=True,
+                                     condition_on_previous_text=False, clip_timestamps=[t for c in group for t in c],
+                                     temperature=0.0)[0])
+
+    return [s for found in model.model.each(read, _shared(clips, model.model.workers)) for s in found]
+
+
 def _shared(clips: list[tuple[float, float]], workers: int) -> list[list[tuple[float, float]]]:
     """``clips`` dealt out to ``workers`` groups of about the same length of audio (the longest first, each to the group
     with the least so far), each group in time order. The sequential decoder reads each clip on its own
-    (``condition_on_previous_text=False``), so a clip is read the same way whichever group it is in."""
+    (``condition_on_previous_text=False``), so a clip gets the same words whichever group it is in. One thing carries
+    over from clip to clip in a group: where the last speech ended, by which faster-whisper may move the start of a
+    window's first word after a long pause. A clip whose neighbour went to the other group could in principle get
+    another start time for that word; on the recordings measured, no time moved."""
     groups: list[list[tuple[float, float]]] = [[] for _ in range(min(workers, len(clips)))]
     for clip in sorted(clips, key=lambda c: c[0] - c[1]):
         min(groups, key=lambda g: sum(b - a for a, b in g)).append(clip)
