@@ -621,6 +621,31 @@ def test_the_batched_pass_reads_the_padded_speech_end_to_end_and_its_times_come_
     assert (out[0].start, out[0].end, out[1].start) == (1.1, 4.0, 20.6)
 
 
+def test_a_phrase_said_three_times_in_a_row_is_a_loop_and_kept_once():
+    """Under a louder voice or noise Whisper can write what it hears again and again, a loop too short for its
+    compression test; the texts are tiny.en's own, from generated interviews. A word said three times ("no, no, no")
+    and a phrase said twice are speech, and stay."""
+    from faster_whisper.transcribe import Word as FWord
+
+    def said(text):
+        return [FWord(start=i * 0.3, end=i * 0.3 + 0.25, word=" " + w, probability=0.9)
+                for i, w in enumerate(text.split())]
+
+    def kept(text):
+        return " ".join(w.word.strip() for w in core._unrepeated(said(text)))
+
+    assert kept("kids rolling up Right, okay. Right, okay. Right, okay. different shops,") == \
+        "kids rolling up Right, okay. different shops,"
+    assert kept("at the end one another one another one another and one") == "at the end one another and one"
+    assert kept("a child there no no no no no then we need") == "a child there no then we need"
+    assert kept("No, no, no, that's not it") == "No, no, no, that's not it"
+    assert kept("that is the point, the point of it all") == "that is the point, the point of it all"
+    words = said("we said thank you so much Thank you so much. thank you, so much! for the soup")
+    out = core._unrepeated(words)
+    assert [w.word for w in out] == [w.word for w in words[:6]] + [w.word for w in words[14:]]
+    assert out[6] is words[14]  # the words kept are the words found, times and all
+
+
 def test_a_window_that_gives_back_the_hotwords_is_read_again():
     """The names in the prompt, written out in place of a window's speech, are not taken as words (they are decoded
     again with the holes); speech that says the names among other words is kept. The texts are the batched pass's

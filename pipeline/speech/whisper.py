@@ -390,6 +390,8 @@ FILL_HOLES = True  # stretches of speech the batched pass left without words are
 HOLE_WORDS_PER_SECOND = 1.0  # a stretch of speech in which no word starts is a hole, and so is one of at least
 HOLE_LONG_SECONDS = 3.0  # HOLE_LONG_SECONDS in which fewer than HOLE_WORDS_PER_SECOND start (speech: 2-3 words/s)
 HOLE_MIN_SECONDS = 0.4
+REPEAT_WORDS = 4  # a phrase of at most this many words said REPEATS times in a row is a loop (_unrepeated)
+REPEATS = 3
 HOLE_JOIN_SECONDS = 2.0  # holes this close together are decoded as one clip
 SHORT_WINDOW_SECONDS = 10  # a hole clip shorter than this (by 0.1 s: _short) is read in a window of this length,
 # not 30 s (whole seconds, 0 to 29; 0: none)
@@ -538,6 +540,30 @@ def _unpacked(segments, pieces: list[_Piece]):
         else:
             yield seg, replace(seg, start=place(seg.start, piece_of(seg.start)), end=place(seg.end, piece_of(seg.end)),
                                words=words)
+
+
+def _unrepeated(words: list) -> list:
+    """``words`` (in time order) with a phrase said three times in a row or more kept once: a loop too short for
+    Whisper's compression test. Where speech is too faint to read under a louder voice or noise, the model writes
+    what it can hear again and again ("Right, okay. Right, okay. Right, okay." for a quiet guest's sentence under the
+    host's "Right, okay"; "one another one another one another"). A phrase is one to ``REPEAT_WORDS`` words, compared
+    without case or punctuation; one word must come ``REPEATS + 1`` times, as "no, no, no" is often really said."""
+    said = [re.sub(r"[^\w']+", "", w.word.lower()) for w in words]
+    out, i = [], 0
+    while i < len(words):
+        for n in range(1, REPEAT_WORDS + 1):
+            phrase = said[i:i + n]
+            copies = 1
+            while len(phrase) == n and said[i + copies * n:i + (copies + 1) * n] == phrase:
+                copies += 1
+            if all(phrase) and copies >= REPEATS + (n == 1):
+                out += words[i:i + n]
+                i += copies * n
+                break
+        else:
+            out.append(words[i])
+            i += 1
+    return out
 
 
 def _last_marked(items):
@@ -866,7 +892,7 @@ def transcribe_audio(
             if FILL_HOLES:
                 found_words = _fill_holes(model, unit.decoded, unit.stretches, found_words, language, beam_size,
                                           looped)
-            found_words.sort(key=lambda w: w.start)
+            found_words = _unrepeated(sorted(found_words, key=lambda w: w.start))
             for w in found_words:
                 text = w.word.strip()
                 if unit.other is not None and \
