@@ -133,7 +133,9 @@ def main() -> None:
         name = Path(script).stem
         audio = tmp / f"{name}.wav"
         truth = make(script, audio, args.voices)
-        names = [s["name"] for s in truth["speakers"]]
+        # hosts first, then the guests in the order the script lists them: as a build names the voices (show.yaml's
+        # hosts, then the episode's guests), and as ``--speakers`` asks
+        names = [s["name"] for s in sorted(truth["speakers"], key=lambda s: s.get("role") != "host")]
         glossary = whisper.glossary_hotwords(names)  # as a build passes the hosts' and guests' names
         ref = words(" ".join(u["text"] for u in truth["turns"] if not u.get("overlap")))
 
