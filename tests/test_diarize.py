@@ -185,6 +185,23 @@ def test_without_names_in_the_talk_voices_take_the_names_in_order():
     assert diarize.name_voices([], ["Ana Reyes", "Ben Okafor"]) == [0, 1]
 
 
+def test_names_the_talk_hardly_tells_apart_are_reported():
+    """Names that rest on the order they are listed in, or on one cue against it, are reported (a producer is asked
+    to check them); names the talk gives twice, or once as listed, are not. The host's name (the first voice heard)
+    is sure unless the talk says otherwise."""
+    names = ["Ana Reyes", "Ben Okafor", "Cleo Hart"]
+    no_cue = _said((0, "So how was the drive?"), (1, "Long, but fine."), (2, "Mine was worse."), (0, "Right."))
+    assert diarize.naming(no_cue, names) == ([0, 1, 2], [(1, 2)])
+    one_against = _said((0, "Cleo, how did it start?"), (1, "With a hedge."), (2, "And a ladder."))
+    assert diarize.naming(one_against, names) == ([0, 2, 1], [(2, 1)])
+    one_as_listed = _said((0, "Ben, how did it start?"), (1, "With a hedge."), (2, "And a ladder."))
+    assert diarize.naming(one_as_listed, names) == ([0, 1, 2], [])
+    two_against = _said((0, "Cleo, how did it start?"), (1, "With a hedge."), (0, "And Ben, what did you think?"),
+                        (2, "That she was mad."))
+    assert diarize.naming(two_against, names) == ([0, 2, 1], [])
+    assert diarize.naming(no_cue[:6], names[:2]) == ([0, 1], [])  # a host and a guest
+
+
 def test_features_match_the_encoder_input():
     tone = np.sin(2 * np.pi * 440 * np.arange(16000) / 16000).astype(np.float32) * 0.1
     feats = diarize.log_mel(tone)
@@ -214,6 +231,62 @@ def test_speakers_option_needs_distinct_names(tmp_path):
     for bad in ("Ana,Ana", "Ana,,Ben"):
         proc = kindcast("transcribe", audio, "--speakers", bad, "--out", tmp_path, cwd=tmp_path)
         assert proc.returncode == 1 and "--speakers" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _nobody_names_the_guests(folder: Path) -> Path:
+    """Three voices, and nobody says a guest's name (a generated recording: host, then guests Ben and Cleo)."""
+    script = {"speakers": [{"id": "host", "name": "Ana Reyes", "role": "host"},
+                           {"id": "g1", "name": "Ben Okafor", "role": "guest"},
+                           {"id": "g2", "name": "Cleo Hart", "role": "guest"}],
+              "turns": [{"speaker": "host", "text": "Welcome back to the show. So, how did the garden start?"},
+                        {"speaker": "g1", "text": "It started with a hedge that nobody wanted to cut, and a row "
+                                                  "about whose job it was."},
+                        {"speaker": "g2", "text": "And then one Saturday morning we both turned up with shears, and "
+                                                  "we laughed about it for an hour."},
+                        {"speaker": "host", "text": "What happened after that? Who came next?"},
+                        {"speaker": "g1", "text": "The children from the flats came down to watch, and then their "
+                                                  "parents came too, with tea and biscuits."},
+                        {"speaker": "g2", "text": "By the summer there were forty of us, planting beans and "
+                                                  "arguing about tomatoes every single weekend."}]}
+    (folder / "script.yaml").write_text(yaml.safe_dump(script))
+    audio = folder / "talk.wav"
+    subprocess.run([sys.executable, str(REPO / "scripts" / "make_interview.py"), str(folder / "script.yaml"),
+                    str(audio), "--quiet-lu", "0", "--seed", "2"], check=True, capture_output=True)
+    return audio
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (Debian package) for speech")
+def test_two_guests_nobody_names_are_reported_as_a_guess(tmp_path):
+    """The guests take the names in the order given, by who speaks first, and the command says that this is a guess
+    and how to put it right."""
+    audio = _nobody_names_the_guests(tmp_path)
+    proc = kindcast("transcribe", audio, "--speakers", "Ana Reyes,Ben Okafor,Cleo Hart", "--out", tmp_path,
+                    cwd=tmp_path)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    warned = [line for line in proc.stderr.splitlines() if "may be the wrong way round" in line]
+    assert "speakers Ana Reyes, Ben Okafor, Cleo Hart" in proc.stdout, proc.stdout  # three voices heard
+    assert len(warned) == 1 and "Ben Okafor and Cleo Hart" in warned[0] and "--speakers" in warned[0], proc.stderr
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (Debian package) for speech")
+def test_a_build_warns_when_the_guests_names_are_a_guess(tmp_path):
+    from conftest import make_show, write_episode
+    from pipeline.engine.build import build
+
+    audio = _nobody_names_the_guests(tmp_path)
+    root = make_show(tmp_path / "show", hosts=[{"name": "Ana Reyes", "role": "host"}])
+    write_episode(root, "garden", {"title": "The garden", "date": "2026-01-02", "guid": "g-garden", "number": 1,
+                                   "audio": audio.name, "guests": [{"name": "Ben Okafor"}, {"name": "Cleo Hart"}]},
+                  audio)
+    report = build(root, jobs=1)
+    episode = report.episodes["garden"]
+    transcribed = json.loads((root / ".kindcast" / "state" / "garden.json").read_text())["stages"]["transcribe"]
+    assert transcribed["result"]["speakers"] == ["Ana Reyes", "Ben Okafor", "Cleo Hart"], episode.error
+    assert [w for w in episode.warnings if "wrong way round" in w] == [
+        "transcribe: Ben Okafor and Cleo Hart may be the wrong way round: the talk hardly says which voice is whom (a "
+        "name heard once, or not at all); check the transcript, and if they are swapped, list them in the order they "
+        "first speak"]
+    assert not [w for w in build(root, jobs=1).episodes["garden"].warnings if "wrong way round" in w]  # said once
 
 
 # --- the real models on a generated interview ------------------------------------------------------------------------

@@ -55,6 +55,7 @@ MENTIONS = -0.5  # a voice saying a name in any other way (people seldom say the
 FIRST_APPEARANCE = 0.5  # the order of the names given, as the order the voices are first heard: the fallback
 OPENS = 4.0  # ... but the first name (a host) is the first voice heard unless the talk says otherwise more than once:
 # with the names as hotwords, Whisper once wrote the guest's name into the host's "I'm ..." (heldout-j)
+SURE = 2.0  # two voices' names are sure when swapping them costs this much: two cues, or one and the order listed
 NAME_MATCH = 0.75  # how alike a heard word and a name must be (difflib ratio): Whisper spells names loosely
 DENSE_EIGEN = 600  # spectral clustering of more pieces than this (about 25 minutes of speech) uses Lanczos iteration
 MODEL_FILE = Path(__file__).resolve().parents[1] / "data" / "speaker-dvector.int8.onnx"  # see its NOTE.md
@@ -488,8 +489,17 @@ def speaker_of_words(spans: list[tuple[float, float]], turns: list[Turn]) -> lis
 
 
 def name_voices(words: list[tuple[str, int | None]], names: list[str]) -> list[int]:
+    """Which name each voice gets (see :func:`naming`)."""
+    return naming(words, names)[0]
+
+
+def naming(words: list[tuple[str, int | None]], names: list[str]) -> tuple[list[int], list[tuple[int, int]]]:
     """Which name each voice gets, from what the voices say: ``words`` are (text, voice) in time order, the voices
-    numbered 0, 1, ... in order of first appearance, as many as ``names``. Returns the name index of each voice.
+    numbered 0, 1, ... in order of first appearance, as many as ``names``. Returns the name index of each voice, and
+    the pairs of names (indices) that the talk hardly tells apart: giving each the other's voice would cost less than
+    ``SURE`` (two cues, or one that agrees with the order the names are given in). Such names rest on that order
+    alone, or on one cue, which a misheard word can make or unmake (held-out 22 v6: "Thanks, Arjun" was heard as
+    "And Arjun", and "people like Tamika, before you met her?" as a question handed to Tamika).
 
     Names come in the order the producer lists them (hosts, then guests), which is not always the order the voices
     are first heard: the guest listed first may speak second. So the transcript is read for what a listener goes by:
@@ -560,7 +570,10 @@ def name_voices(words: list[tuple[str, int | None]], names: list[str]) -> list[i
                 if len(back) == 1:
                     score[voice, back.pop()] += ADDRESSED
     _, chosen = linear_sum_assignment(score, maximize=True)  # rows come back in order: voice 0, 1, ...
-    return [int(n) for n in chosen]
+    chosen = [int(n) for n in chosen]
+    unsure = [(chosen[a], chosen[b]) for a in range(k) for b in range(a + 1, k)
+              if score[a, chosen[a]] + score[b, chosen[b]] - score[a, chosen[b]] - score[b, chosen[a]] < SURE]
+    return chosen, unsure
 
 
 _THANKS = {"thanks", "thank", "cheers", "hi", "hello", "hey"}

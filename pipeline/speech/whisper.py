@@ -50,6 +50,7 @@ class Transcript:
     duration: float
     model: str
     speakers: list[str] = field(default_factory=list)
+    unsure: list[tuple[str, str]] = field(default_factory=list)  # names that could be the other way round (naming)
 
 
 # --- the model -------------------------------------------------------------------------------------------------------
@@ -913,19 +914,21 @@ def transcribe_audio(
             job.result()  # an error in the speaker embeddings is raised here
     finally:
         ahead.shutdown(wait=True, cancel_futures=True)
+    unsure: list = []  # names the talk hardly tells apart (diarize.naming)
     if diarizer is not None:
-        from pipeline.speech.diarize import name_voices, speaker_of_words
+        from pipeline.speech.diarize import naming, speaker_of_words
 
         order = sorted(range(len(words)), key=lambda i: raw_spans[i])
         voices = speaker_of_words([raw_spans[i] for i in order], diarizer.turns(len(names)))
-        called = name_voices([(words[i].text, voice) for i, voice in zip(order, voices)], names)
+        called, unsure = naming([(words[i].text, voice) for i, voice in zip(order, voices)], names)
         for i, voice in zip(order, voices):
             words[i] = replace(words[i], speaker=names[called[voice]] if voice is not None else None)
         heard = list(dict.fromkeys(w.speaker for w in sorted(words, key=lambda w: w.start) if w.speaker))
+        unsure = [(names[a], names[b]) for a, b in unsure if names[a] in heard and names[b] in heard]
     elif len(names) == 1:
         words = [replace(w, speaker=names[0]) for w in words]
         heard = names
     else:
         heard = [name for _, name in tracks if name]
     words.sort(key=lambda w: (w.start, w.end))
-    return Transcript(words, language or "und", info.duration, model_label(model_dir), heard)
+    return Transcript(words, language or "und", info.duration, model_label(model_dir), heard, unsure)

@@ -142,13 +142,22 @@ class TranscribeStage(Stage):
         except KindcastError as exc:
             raise KindcastError(f"{ctx.episode.slug}: {exc}") from None
         files = write_all(transcript.words, ctx.out_dir, FILES)
+        # said once, when the transcript is made: a producer who finds the names right has nothing to change
+        notes = [unsure_names(a, b) for a, b in transcript.unsure]
         return {
             "language": transcript.language,
             "model": transcript.model,
             "words": len(transcript.words),
             "files": files,
             "speakers": transcript.speakers,
+            **({"notes": notes} if notes else {}),
         }
+
+
+def unsure_names(a: str, b: str) -> str:
+    """What a producer is told when the talk hardly says which of two voices is whom (``Transcript.unsure``)."""
+    return (f"{a} and {b} may be the wrong way round: the talk hardly says which voice is whom (a name heard once, "
+            f"or not at all); check the transcript, and if they are swapped, list them in the order they first speak")
 
 
 def _library_versions() -> tuple:
