@@ -248,6 +248,9 @@ def status(ctx: click.Context, only: str | None, root: Path | None) -> None:
         for warning in unit.warnings:
             stage, _, text = warning.partition(": ")
             click.echo(f"{name:<28} {stage:<11} warning: {text}")
+        for notice in unit.notices:  # said once by the build that did the work; kept here
+            stage, _, text = notice.partition(": ")
+            click.echo(f"{name:<28} {stage:<11} note: {text}")
     for slug, problems in report.invalid.items():
         click.echo(f"{slug:<28} {'-':<11} will not build: {len(problems)} problem(s), see kindcast check")
 

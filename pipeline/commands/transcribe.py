@@ -61,8 +61,8 @@ def register(cli: click.Group) -> None:
         write_all(transcript.words, target, names)
         from pipeline.stages.transcribe import unsure_names
 
-        for a, b in transcript.unsure:
-            click.echo(f"warning: {unsure_names(a, b)} in --speakers", err=True)
+        for group in transcript.unsure:
+            click.echo(f"warning: {unsure_names(*group, where='--speakers')}", err=True)
         voices = f", speakers {', '.join(transcript.speakers)}" if transcript.speakers else ""
         click.echo(f"{len(transcript.words)} words ({transcript.language}, {transcript.model}, "
                    f"{transcript.duration:.1f} s of audio{voices}) -> " + ", ".join(str(target / n) for n in names.values()))

@@ -54,9 +54,10 @@ class UnitReport:
     runs: list[StageRun] = field(default_factory=list)
     error: str | None = None  # one line
     trace: str | None = None  # only for bugs, not for user mistakes
-    # "<stage>: <one line>": the stages' "warnings" (every build, until the cause goes) and the "notes" of the stages
-    # that ran in this build (said once, when the work they are about is done)
+    # "<stage>: <one line>": the stages' "warnings" (every build, until the cause goes) and the "notices" of the
+    # stages that ran in this build (said once, when the work they are about is done)
     warnings: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # "<stage>: <one line>": every stage's notices, as last said
 
     @property
     def ran(self) -> list[str]:
@@ -202,8 +203,9 @@ def run_stages(unit: str, stages: list[Stage], ctx, session: _Session | StateFil
     session.state.save()
     report.warnings = [f"{name}: {w}" for name, result in ctx.results.items()
                        for w in (result or {}).get("warnings") or []]
-    if not dry:
-        report.warnings += [f"{name}: {note}" for name in report.ran for note in ctx.results[name].get("notes") or []]
+    report.notices = [f"{name}: {n}" for name, result in ctx.results.items() for n in (result or {}).get("notices") or []]
+    if not dry:  # a dry run's "ran" is what would run
+        report.warnings += [f"{name}: {n}" for name in report.ran for n in ctx.results[name].get("notices") or []]
     if report.error:
         emit(("failed", unit, report.error))
     return report

@@ -3,8 +3,9 @@
 A stage declares its inputs (files), its outputs (files), its params (settings and metadata it depends on, JSON-able),
 its tool versions and the code it runs (``code``: the packages whose source its output depends on); ``run(ctx)``
 writes the outputs atomically and returns a JSON-able result that later stages and the show-level stages read from
-``ctx.results[stage_name]``. A result may carry ``warnings`` (one-line strings) and ``outputs`` (paths of files
-made beyond the declared ones, as :meth:`EpisodeContext.key` gives them).
+``ctx.results[stage_name]``. A result may carry ``warnings`` (one-line strings, reported by every build while they
+hold), ``notices`` (one-line strings, reported by the build that ran the stage, and by ``kindcast status``) and
+``outputs`` (paths of files made beyond the declared ones, as :meth:`EpisodeContext.key` gives them).
 
 Paths are recorded by their *published* place (``feeds/episodes/<slug>/...``, relative to the show), even while an
 episode is being rebuilt in its staging folder: ``ctx.key(path)`` gives that name, ``ctx.real(key)`` the file to

@@ -24,7 +24,7 @@ How (measured with ``scripts/bench_diarize.py``):
 5. a word takes the voice of the windows it overlaps; a run of words under ``BACKCHANNEL_SECONDS`` inside another
    voice's turn, with no pause either side, goes to that turn.
 
-Which voice is whom is read from what they say (``name_voices``: "I'm Ines", "Walter, what did you think?",
+Which voice is whom is read from what they say (``naming``: "I'm Ines", "Walter, what did you think?",
 "Thanks, Priya"), else the names are taken in order of first appearance. Heavy imports happen inside functions.
 """
 from __future__ import annotations
@@ -47,7 +47,7 @@ PIECE_SECONDS = 2.4  # windows are clustered in pieces of about this length
 SWITCH_PENALTY = 0.5  # cost (in cosine similarity) of a change of voice inside an unbroken stretch of speech
 BACKCHANNEL_SECONDS = 1.0  # a run of words shorter than this inside another voice's turn belongs to that turn
 BACKCHANNEL_GAP = 0.3  # ... when it is this close to the turn's words on both sides
-# Naming the voices from what is said (see name_voices): the weight of each kind of evidence
+# Naming the voices from what is said (see naming): the weight of each kind of evidence
 SAYS_OWN_NAME = 3.0  # "I'm Ines", "my name is Ines", "this is Ines"
 ADDRESSED = 1.5  # a name called before a voice takes over ("Walter, what ...?", "Walter, go on.") or thanked after it:
 # once is enough to outweigh the order of the names (heldout-au: a tie at 1.0 kept two guests' names swapped)
@@ -488,18 +488,14 @@ def speaker_of_words(spans: list[tuple[float, float]], turns: list[Turn]) -> lis
     return _absorb_short_runs(spans, voices)
 
 
-def name_voices(words: list[tuple[str, int | None]], names: list[str]) -> list[int]:
-    """Which name each voice gets (see :func:`naming`)."""
-    return naming(words, names)[0]
-
-
-def naming(words: list[tuple[str, int | None]], names: list[str]) -> tuple[list[int], list[tuple[int, int]]]:
+def naming(words: list[tuple[str, int | None]], names: list[str]) -> tuple[list[int], list[tuple[list[int], bool]]]:
     """Which name each voice gets, from what the voices say: ``words`` are (text, voice) in time order, the voices
     numbered 0, 1, ... in order of first appearance, as many as ``names``. Returns the name index of each voice, and
-    the pairs of names (indices) that the talk hardly tells apart: giving each the other's voice would cost less than
-    ``SURE`` (two cues, or one that agrees with the order the names are given in). Such names rest on that order
-    alone, or on one cue, which a misheard word can make or unmake (held-out 22 v6: "Thanks, Arjun" was heard as
-    "And Arjun", and "people like Tamika, before you met her?" as a question handed to Tamika).
+    the groups of voices whose names the talk hardly tells apart (two voices are, when giving each the other's name
+    would cost less than ``SURE``: two cues, or one that agrees with the order the names are given in), each with
+    whether their names follow that order. Such names rest on that order alone, or on one cue, which a misheard word
+    can make or unmake (held-out 22 v6: "Thanks, Arjun" was heard as "And Arjun", and "people like Tamika, before
+    you met her?" as a question handed to Tamika).
 
     Names come in the order the producer lists them (hosts, then guests), which is not always the order the voices
     are first heard: the guest listed first may speak second. So the transcript is read for what a listener goes by:
@@ -571,9 +567,13 @@ def naming(words: list[tuple[str, int | None]], names: list[str]) -> tuple[list[
                     score[voice, back.pop()] += ADDRESSED
     _, chosen = linear_sum_assignment(score, maximize=True)  # rows come back in order: voice 0, 1, ...
     chosen = [int(n) for n in chosen]
-    unsure = [(chosen[a], chosen[b]) for a in range(k) for b in range(a + 1, k)
-              if score[a, chosen[a]] + score[b, chosen[b]] - score[a, chosen[b]] - score[b, chosen[a]] < SURE]
-    return chosen, unsure
+    group = list(range(k))  # voices joined by a swap that costs less than SURE
+    for a in range(k):
+        for b in range(a + 1, k):
+            if score[a, chosen[a]] + score[b, chosen[b]] - score[a, chosen[b]] - score[b, chosen[a]] < SURE:
+                group = [group[a] if g == group[b] else g for g in group]
+    groups = [[v for v in range(k) if group[v] == g] for g in sorted(set(group))]
+    return chosen, [(g, [chosen[v] for v in g] == sorted(chosen[v] for v in g)) for g in groups if len(g) > 1]
 
 
 _THANKS = {"thanks", "thank", "cheers", "hi", "hello", "hey"}

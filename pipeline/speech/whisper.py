@@ -50,7 +50,9 @@ class Transcript:
     duration: float
     model: str
     speakers: list[str] = field(default_factory=list)
-    unsure: list[tuple[str, str]] = field(default_factory=list)  # names that could be the other way round (naming)
+    # names the talk hardly tells apart (diarize.naming): (the names, in the order their voices are first heard; when
+    # each is first heard, s; whether they follow the order they were given in)
+    unsure: list[tuple[list[str], list[float], bool]] = field(default_factory=list)
 
 
 # --- the model -------------------------------------------------------------------------------------------------------
@@ -543,13 +545,17 @@ def _unpacked(segments, pieces: list[_Piece]):
                                words=words)
 
 
-def _unrepeated(words: list) -> list:
-    """``words`` (in time order) with a phrase said three times in a row or more kept once: a loop too short for
-    Whisper's compression test. Where speech is too faint to read under a louder voice or noise, the model writes
-    what it can hear again and again ("Right, okay. Right, okay. Right, okay." for a quiet guest's sentence under the
-    host's "Right, okay"; "one another one another one another"). A phrase is one to ``REPEAT_WORDS`` words, compared
-    without case or punctuation; one word must come ``REPEATS + 1`` times, as "no, no, no" is often really said."""
-    said = [re.sub(r"[^\w']+", "", w.word.lower()) for w in words]
+def _unrepeated(words: list[Word]) -> list[Word]:
+    """``words`` (in time order) with a phrase said three times in a row or more kept once (the last time, which
+    ends the sentence): a loop too short for Whisper's compression test. Where speech is too faint to
+    read under a louder voice or noise, the model writes what it can hear again and again ("Right, okay. Right,
+    okay. Right, okay." for a quiet guest's sentence under the host's "Right, okay"; "one another one another one
+    another"). A phrase is one to ``REPEAT_WORDS`` words, compared without case or punctuation; one word must come
+    ``REPEATS + 1`` times, as "no, no, no" is often really said. The voices are not compared: a loop often lies
+    where a louder voice overlaps the faint one, and the speakers' turns can change inside it (on ``dev22`` d4 the
+    three "Right, okay." went to two voices). The cost: a phrase really said three times in a row ("thank you, thank
+    you, thank you"), by one voice or by three, is written once."""
+    said = [re.sub(r"[^\w']+", "", w.text.lower()) for w in words]
     out, i = [], 0
     while i < len(words):
         for n in range(1, REPEAT_WORDS + 1):
@@ -558,8 +564,8 @@ def _unrepeated(words: list) -> list:
             while len(phrase) == n and said[i + copies * n:i + (copies + 1) * n] == phrase:
                 copies += 1
             if all(phrase) and copies >= REPEATS + (n == 1):
-                out += words[i:i + n]
                 i += copies * n
+                out += words[i - n:i]
                 break
         else:
             out.append(words[i])
@@ -776,7 +782,7 @@ def transcribe_audio(
     ``channels``: {"left"|"right": speaker name}: transcribe each named channel of a stereo file separately and label
     its words. ``speakers``: the names of the voices of a mixed recording (mono, or stereo without ``channels``), hosts
     first: two or more are told apart by :mod:`pipeline.speech.diarize` and each word takes the name of the voice
-    that said it (which voice is whom: :func:`pipeline.speech.diarize.name_voices`, from what they say, else in order
+    that said it (which voice is whom: :func:`pipeline.speech.diarize.naming`, from what they say, else in order
     of first appearance); one name labels every word. ``time_map``: maps a time in this file to the published time (None: the word is dropped), for when the
     audio read is the raw recording rather than the published file. ``duration``: used for ``progress`` only when the
     file does not say how long it is.
@@ -893,7 +899,7 @@ def transcribe_audio(
             if FILL_HOLES:
                 found_words = _fill_holes(model, unit.decoded, unit.stretches, found_words, language, beam_size,
                                           looped)
-            found_words = _unrepeated(sorted(found_words, key=lambda w: w.start))
+            found_words.sort(key=lambda w: w.start)
             for w in found_words:
                 text = w.word.strip()
                 if unit.other is not None and \
@@ -914,7 +920,7 @@ def transcribe_audio(
             job.result()  # an error in the speaker embeddings is raised here
     finally:
         ahead.shutdown(wait=True, cancel_futures=True)
-    unsure: list = []  # names the talk hardly tells apart (diarize.naming)
+    unsure: list = []  # see Transcript.unsure
     if diarizer is not None:
         from pipeline.speech.diarize import naming, speaker_of_words
 
@@ -924,11 +930,16 @@ def transcribe_audio(
         for i, voice in zip(order, voices):
             words[i] = replace(words[i], speaker=names[called[voice]] if voice is not None else None)
         heard = list(dict.fromkeys(w.speaker for w in sorted(words, key=lambda w: w.start) if w.speaker))
-        unsure = [(names[a], names[b]) for a, b in unsure if names[a] in heard and names[b] in heard]
+        first = {}
+        for w in sorted(words, key=lambda w: w.start):
+            first.setdefault(w.speaker, w.start)
+        unsure = [([names[called[v]] for v in group], [first.get(names[called[v]]) for v in group], as_listed)
+                  for group, as_listed in unsure]
+        unsure = [(said, times, as_listed) for said, times, as_listed in unsure if None not in times]
     elif len(names) == 1:
         words = [replace(w, speaker=names[0]) for w in words]
         heard = names
     else:
         heard = [name for _, name in tracks if name]
-    words.sort(key=lambda w: (w.start, w.end))
+    words = _unrepeated(sorted(words, key=lambda w: (w.start, w.end)))
     return Transcript(words, language or "und", info.duration, model_label(model_dir), heard, unsure)

@@ -143,21 +143,32 @@ class TranscribeStage(Stage):
             raise KindcastError(f"{ctx.episode.slug}: {exc}") from None
         files = write_all(transcript.words, ctx.out_dir, FILES)
         # said once, when the transcript is made: a producer who finds the names right has nothing to change
-        notes = [unsure_names(a, b) for a, b in transcript.unsure]
+        notices = [unsure_names(*group, where="episode.md") for group in transcript.unsure]
         return {
             "language": transcript.language,
             "model": transcript.model,
             "words": len(transcript.words),
             "files": files,
             "speakers": transcript.speakers,
-            **({"notes": notes} if notes else {}),
+            **({"notices": notices} if notices else {}),
         }
 
 
-def unsure_names(a: str, b: str) -> str:
-    """What a producer is told when the talk hardly says which of two voices is whom (``Transcript.unsure``)."""
-    return (f"{a} and {b} may be the wrong way round: the talk hardly says which voice is whom (a name heard once, "
-            f"or not at all); check the transcript, and if they are swapped, list them in the order they first speak")
+def unsure_names(names: list[str], first: list[float], as_listed: bool, where: str) -> str:
+    """What a producer is told when the talk hardly says which voice is who (``Transcript.unsure``); ``where`` the
+    names are listed."""
+    def clock(t: float) -> str:
+        return f"{int(t // 60)}:{int(t % 60):02d}"
+
+    heard = ", ".join(f"{name} (first heard at {clock(t)})" for name, t in zip(names, first))
+    heard = " and".join(heard.rsplit(",", 1)) if len(names) > 1 else heard
+    wrong = "the wrong way round" if len(names) == 2 else "in the wrong places"
+    if as_listed:
+        return (f"{heard} may be {wrong}: the talk hardly says which voice is who, so they take the names in the "
+                f"order {where} lists them; check the transcript, and if they are swapped, list them there in the "
+                f"order they first speak")
+    return (f"{heard} may be {wrong}: they are named against the order {where} lists them, on one name heard in "
+            f"the talk; check the transcript")
 
 
 def _library_versions() -> tuple:
