@@ -204,6 +204,37 @@ def test_names_the_talk_hardly_tells_apart_are_reported():
     assert diarize.naming(four, names + ["Dev Patel"]) == ([0, 1, 2, 3], [([1, 2, 3], True)])  # one group of three
 
 
+def test_features_match_the_encoder_input():
+    tone = np.sin(2 * np.pi * 440 * np.arange(16000) / 16000).astype(np.float32) * 0.1
+    feats = diarize.log_mel(tone)
+    assert feats.shape == (1 + (16000 - 512) // 160, 40) and np.isfinite(feats).all()
+    band = np.argmax(feats.mean(0))  # 440 Hz lands in the mel band whose centre is nearest to it
+    assert 5 <= band <= 12
+    vectors = diarize.embed(np.stack([feats[:80], feats[10:90]]))
+    assert vectors.shape == (2, 256) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-4)
+
+
+def test_vtt_carries_each_words_time_inline(tmp_path):
+    words = [Word(1.0, 1.3, "Hello", "Ana"), Word(1.4, 1.8, "there,", "Ana"), Word(1.9, 2.2, "how", "Ana"),
+             Word(2.3, 2.9, "are", "Ana"), Word(3.0, 3.4, "you?", "Ana"), Word(4.0, 4.6, "Fine.", "Ben")]
+    path = tmp_path / "t.vtt"
+    path.write_text(to_vtt(words))
+    captions = webvtt.read(str(path)).captions
+    assert [c.text for c in captions] == ["Hello there, how are you?", "Fine."]
+    stamps = re.findall(r"<(\d\d:\d\d:\d\d\.\d\d\d)>", captions[0].raw_text)
+    assert stamps == ["00:00:01.400", "00:00:01.900", "00:00:02.300", "00:00:03.000"]
+    assert captions[0].raw_text.startswith("<v Ana>") and captions[1].raw_text.startswith("<v Ben>")
+
+
+def test_speakers_option_needs_distinct_names(tmp_path):
+    audio = tmp_path / "a.wav"
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "1",
+                    str(audio)], check=True)
+    for bad in ("Ana,Ana", "Ana,,Ben"):
+        proc = kindcast("transcribe", audio, "--speakers", bad, "--out", tmp_path, cwd=tmp_path)
+        assert proc.returncode == 1 and "--speakers" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def _nobody_names_the_guests(folder: Path) -> Path:
     """Three voices, and nobody says a guest's name (a generated recording: host, then guests Ben and Cleo)."""
     script = {"speakers": [{"id": "host", "name": "Ana Reyes", "role": "host"},
