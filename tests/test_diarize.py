@@ -202,6 +202,25 @@ def test_names_the_talk_hardly_tells_apart_are_reported():
     assert diarize.naming(no_cue[:6], names[:2]) == ([0, 1], [])  # a host and a guest
     four = _said((0, "So how was the drive?"), (1, "Long."), (2, "Worse."), (3, "Fine."))
     assert diarize.naming(four, names + ["Dev Patel"]) == ([0, 1, 2, 3], [([1, 2, 3], True)])  # one group of three
+    # Dev called once against the order: voices 2 and 3 are unsure and against it, voices 1 and 2 as listed (so
+    # the group can be put right by listing the names in the order they first speak)
+    chained = _said((0, "So how was the drive?"), (1, "Long."), (0, "So Dev, how did it start?"), (2, "Worse."),
+                    (3, "Fine."))
+    assert diarize.naming(chained, names + ["Dev Patel"]) == ([0, 1, 3, 2], [([1, 2, 3], True)])
+
+
+def test_the_warning_names_each_voice_with_when_it_is_first_heard():
+    from pipeline.stages.transcribe import unsure_names
+
+    two = unsure_names(["Ben Okafor", "Cleo Hart, MBE"], [7.9, 3725.2], True, "episode.md")
+    assert two.startswith("Ben Okafor (first heard at 0:07) and Cleo Hart, MBE (first heard at 1:02:05) may be the "
+                          "wrong way round: the talk hardly says which voice is who, so they take the names in the "
+                          "order episode.md lists them; check the transcript, and if they are swapped, list them "
+                          "there in the order they first speak"), two
+    three = unsure_names(["A", "B", "C"], [1, 2, 3], False, "--speakers")
+    assert three == ("A (first heard at 0:01), B (first heard at 0:02) and C (first heard at 0:03) may be mixed up: "
+                     "they are named against the order --speakers lists them, on a name heard once in the talk; "
+                     "check the transcript")
 
 
 def test_features_match_the_encoder_input():
@@ -287,7 +306,7 @@ def test_a_build_warns_when_the_guests_names_are_a_guess(tmp_path):
     assert transcribed["result"]["speakers"] == ["Ana Reyes", "Ben Okafor", "Cleo Hart"], episode.error
     said = [w for w in episode.warnings if "wrong way round" in w]
     assert len(said) == 1 and re.fullmatch(
-        r"transcribe: Ben Okafor \(first heard at 0:\d\d\) and Cleo Hart \(first heard at 0:\d\d\) may be the wrong "
+        r"transcribe: Ben Okafor \(first heard at 0:0[2-9]\) and Cleo Hart \(first heard at 0:(0[5-9]|1\d)\) may be the wrong "
         r"way round: the talk hardly says which voice is who, so they take the names in the order episode\.md lists "
         r"them; check the transcript, and if they are swapped, list them there in the order they first speak",
         said[0]), said

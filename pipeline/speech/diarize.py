@@ -493,7 +493,8 @@ def naming(words: list[tuple[str, int | None]], names: list[str]) -> tuple[list[
     numbered 0, 1, ... in order of first appearance, as many as ``names``. Returns the name index of each voice, and
     the groups of voices whose names the talk hardly tells apart (two voices are, when giving each the other's name
     would cost less than ``SURE``: two cues, or one that agrees with the order the names are given in), each with
-    whether their names follow that order. Such names rest on that order alone, or on one cue, which a misheard word
+    whether any such pair in it follows that order (then listing the names in the order the voices first speak can
+    put them right). Such names rest on that order alone, or on one cue, which a misheard word
     can make or unmake (held-out 22 v6: "Thanks, Arjun" was heard as "And Arjun", and "people like Tamika, before
     you met her?" as a question handed to Tamika).
 
@@ -567,13 +568,14 @@ def naming(words: list[tuple[str, int | None]], names: list[str]) -> tuple[list[
                     score[voice, back.pop()] += ADDRESSED
     _, chosen = linear_sum_assignment(score, maximize=True)  # rows come back in order: voice 0, 1, ...
     chosen = [int(n) for n in chosen]
-    group = list(range(k))  # voices joined by a swap that costs less than SURE
-    for a in range(k):
-        for b in range(a + 1, k):
-            if score[a, chosen[a]] + score[b, chosen[b]] - score[a, chosen[b]] - score[b, chosen[a]] < SURE:
-                group = [group[a] if g == group[b] else g for g in group]
+    unsure = [(a, b) for a in range(k) for b in range(a + 1, k)  # voice pairs whose swap costs less than SURE
+              if score[a, chosen[a]] + score[b, chosen[b]] - score[a, chosen[b]] - score[b, chosen[a]] < SURE]
+    group = list(range(k))  # voices joined by such swaps
+    for a, b in unsure:
+        group = [group[a] if g == group[b] else g for g in group]
     groups = [[v for v in range(k) if group[v] == g] for g in sorted(set(group))]
-    return chosen, [(g, [chosen[v] for v in g] == sorted(chosen[v] for v in g)) for g in groups if len(g) > 1]
+    # a group follows the order listed when one of its unsure pairs does (the first heard has the name listed first)
+    return chosen, [(g, any(chosen[a] < chosen[b] for a, b in unsure if a in g)) for g in groups if len(g) > 1]
 
 
 _THANKS = {"thanks", "thank", "cheers", "hi", "hello", "hey"}

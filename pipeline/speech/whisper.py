@@ -929,17 +929,25 @@ def transcribe_audio(
         called, unsure = naming([(words[i].text, voice) for i, voice in zip(order, voices)], names)
         for i, voice in zip(order, voices):
             words[i] = replace(words[i], speaker=names[called[voice]] if voice is not None else None)
-        heard = list(dict.fromkeys(w.speaker for w in sorted(words, key=lambda w: w.start) if w.speaker))
-        first = {}
-        for w in sorted(words, key=lambda w: w.start):
-            first.setdefault(w.speaker, w.start)
-        unsure = [([names[called[v]] for v in group], [first.get(names[called[v]]) for v in group], as_listed)
-                  for group, as_listed in unsure]
-        unsure = [(said, times, as_listed) for said, times, as_listed in unsure if None not in times]
+        unsure = [([names[called[v]] for v in group], as_listed) for group, as_listed in unsure]
     elif len(names) == 1:
         words = [replace(w, speaker=names[0]) for w in words]
+    words.sort(key=lambda w: (w.start, w.end))
+    if channels:  # each channel's loops on their own: the other channel's words fall between their copies
+        words = sorted((w for name in dict.fromkeys(w.speaker for w in words)
+                        for w in _unrepeated([x for x in words if x.speaker == name])), key=lambda w: (w.start, w.end))
+    else:
+        words = _unrepeated(words)
+    first: dict = {}  # when each name is first heard
+    for w in words:
+        if w.speaker:
+            first.setdefault(w.speaker, w.start)
+    if diarizer is not None:
+        heard = list(first)
+        unsure = [(sorted((n for n in group if n in first), key=first.get), as_listed) for group, as_listed in unsure]
+        unsure = [(group, [first[n] for n in group], as_listed) for group, as_listed in unsure if len(group) > 1]
+    elif len(names) == 1:
         heard = names
     else:
         heard = [name for _, name in tracks if name]
-    words = _unrepeated(sorted(words, key=lambda w: (w.start, w.end)))
     return Transcript(words, language or "und", info.duration, model_label(model_dir), heard, unsure)

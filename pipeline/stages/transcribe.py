@@ -158,17 +158,18 @@ def unsure_names(names: list[str], first: list[float], as_listed: bool, where: s
     """What a producer is told when the talk hardly says which voice is who (``Transcript.unsure``); ``where`` the
     names are listed."""
     def clock(t: float) -> str:
-        return f"{int(t // 60)}:{int(t % 60):02d}"
+        t = int(t)
+        return f"{t // 3600}:{t // 60 % 60:02d}:{t % 60:02d}" if t >= 3600 else f"{t // 60}:{t % 60:02d}"
 
-    heard = ", ".join(f"{name} (first heard at {clock(t)})" for name, t in zip(names, first))
-    heard = " and".join(heard.rsplit(",", 1)) if len(names) > 1 else heard
-    wrong = "the wrong way round" if len(names) == 2 else "in the wrong places"
+    parts = [f"{name} (first heard at {clock(t)})" for name, t in zip(names, first)]
+    heard = ", ".join(parts[:-1]) + " and " + parts[-1]
+    wrong, fix = ("the wrong way round", "swapped") if len(names) == 2 else ("mixed up", "mixed up")
     if as_listed:
-        return (f"{heard} may be {wrong}: the talk hardly says which voice is who, so they take the names in the "
-                f"order {where} lists them; check the transcript, and if they are swapped, list them there in the "
+        return (f"{heard} may be {wrong}: the talk hardly says which voice is who, so they take the names "
+                f"{'in' if len(names) == 2 else 'mostly in'} the order {where} lists them; check the transcript, and if they are {fix}, list them there in the "
                 f"order they first speak")
-    return (f"{heard} may be {wrong}: they are named against the order {where} lists them, on one name heard in "
-            f"the talk; check the transcript")
+    return (f"{heard} may be {wrong}: they are named against the order {where} lists them, on a name heard once "
+            f"in the talk; check the transcript")
 
 
 def _library_versions() -> tuple:
