@@ -245,12 +245,10 @@ def status(ctx: click.Context, only: str | None, root: Path | None) -> None:
         name = "show" if slug == SHOW_UNIT else slug
         for run in unit.runs:
             click.echo(f"{name:<28} {run.stage:<11} " + (f"will run: {run.reason}" if run.reason else "up to date"))
-        for warning in unit.warnings:
-            stage, _, text = warning.partition(": ")
-            click.echo(f"{name:<28} {stage:<11} warning: {text}")
-        for notice in unit.notices:  # said once by the build that did the work; kept here
-            stage, _, text = notice.partition(": ")
-            click.echo(f"{name:<28} {stage:<11} note: {text}")
+        # notices: said once by the build that did the work, and kept here
+        for kind, line in [("warning", w) for w in unit.warnings] + [("note", n) for n in unit.notices]:
+            stage, _, text = line.partition(": ")
+            click.echo(f"{name:<28} {stage:<11} {kind}: {text}")
     for slug, problems in report.invalid.items():
         click.echo(f"{slug:<28} {'-':<11} will not build: {len(problems)} problem(s), see kindcast check")
 

@@ -921,6 +921,7 @@ def transcribe_audio(
     finally:
         ahead.shutdown(wait=True, cancel_futures=True)
     unsure: list = []  # see Transcript.unsure
+    called: list[int] = []  # the name of each voice
     if diarizer is not None:
         from pipeline.speech.diarize import naming, speaker_of_words
 
@@ -929,7 +930,6 @@ def transcribe_audio(
         called, unsure = naming([(words[i].text, voice) for i, voice in zip(order, voices)], names)
         for i, voice in zip(order, voices):
             words[i] = replace(words[i], speaker=names[called[voice]] if voice is not None else None)
-        unsure = [([names[called[v]] for v in group], as_listed) for group, as_listed in unsure]
     elif len(names) == 1:
         words = [replace(w, speaker=names[0]) for w in words]
     words.sort(key=lambda w: (w.start, w.end))
@@ -944,7 +944,9 @@ def transcribe_audio(
             first.setdefault(w.speaker, w.start)
     if diarizer is not None:
         heard = list(first)
-        unsure = [(sorted((n for n in group if n in first), key=first.get), as_listed) for group, as_listed in unsure]
+        # each group's voices that were heard, in the order they were first heard
+        unsure = [(sorted((names[called[v]] for v in group if names[called[v]] in first), key=first.get), as_listed)
+                  for group, as_listed in unsure]
         unsure = [(group, [first[n] for n in group], as_listed) for group, as_listed in unsure if len(group) > 1]
     elif len(names) == 1:
         heard = names

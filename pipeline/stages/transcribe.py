@@ -163,11 +163,12 @@ def unsure_names(names: list[str], first: list[float], as_listed: bool, where: s
 
     parts = [f"{name} (first heard at {clock(t)})" for name, t in zip(names, first)]
     heard = ", ".join(parts[:-1]) + " and " + parts[-1]
-    wrong, fix = ("the wrong way round", "swapped") if len(names) == 2 else ("mixed up", "mixed up")
+    wrong, fix, order = (("the wrong way round", "swapped", "in the order") if len(names) == 2
+                         else ("mixed up", "mixed up", "mostly in the order"))
     if as_listed:
-        return (f"{heard} may be {wrong}: the talk hardly says which voice is who, so they take the names "
-                f"{'in' if len(names) == 2 else 'mostly in'} the order {where} lists them; check the transcript, and if they are {fix}, list them there in the "
-                f"order they first speak")
+        return (f"{heard} may be {wrong}: the talk hardly says which voice is who, so they take the names {order} "
+                f"{where} lists them; check the transcript, and if they are {fix}, list them there in the order they "
+                f"first speak")
     return (f"{heard} may be {wrong}: they are named against the order {where} lists them, on a name heard once "
             f"in the talk; check the transcript")
 
