@@ -164,6 +164,37 @@ def test_one_guest_called_by_name_to_speak_takes_that_name_against_the_order_lis
                           names)[0] == [0, 1, 2]
 
 
+def test_a_name_inside_a_question_is_someone_talked_about_not_the_one_asked():
+    """held-out 22 v6: Whisper heard "... people like Tamika before you met Earl?" as "... people like, Tamika, before
+    you met all?", and Tamika was taken for the guest asked. A name calls someone at the head of a sentence or at its
+    end, set off by a comma; inside a sentence it does not."""
+    names = ["Ana Reyes", "Ben Okafor", "Cleo Hart"]
+    opening = _said((0, "Welcome to Common Ground."), (1, "Glad to be here."), (2, "And me."))
+
+    def asked(question):
+        return diarize.naming(opening + _said((0, question), (1, "Never, no."), (2, "Nor me.")), names)[0]
+
+    assert asked("Had you met people like, Cleo, before you met him?") == [0, 1, 2]  # the order listed
+    for question in ("Cleo, had you met people like him before?", "And Cleo, had you met people like him?",
+                     "So, Cleo, had you met people like him?", "Had you met people like him, Cleo?",
+                     "Good point, Cleo. And before that?", "Had you met people like him before, Cleo Hart?"):
+        assert asked(question) == [0, 2, 1], question
+
+
+def test_an_introduction_opens_a_turn():
+    """d6 (development): with the names as hotwords Whisper wrote a quiet guest's "My granddaughter signed me up
+    without asking" as "I'm in a chance. I'm Zainab Okafor without asking." A name said so after a turn's first two
+    sentences is not taken for the voice's own."""
+    names = ["Ruth Callaghan", "Dewi Pritchard", "Zainab Okafor"]
+    late = _said((0, "Hello and welcome. I'm Ruth Callaghan. Dewi, how did you two meet?"),
+                 (1, "Through a project. They paired us. I'm Zainab Okafor without asking. I was seventy seven."),
+                 (2, "And I was twenty."))
+    assert diarize.naming(late, names)[0] == [0, 1, 2]
+    early = _said((0, "Hello and welcome. Dewi, how did you two meet?"),
+                  (1, "Well, hello. I'm Zainab Okafor, actually. Dewi is running late."), (2, "I am here now."))
+    assert diarize.naming(early, names)[0] == [0, 2, 1]
+
+
 def test_a_voice_that_says_its_name_gets_it_even_spelt_loosely():
     names = ["Walter Fenwick", "Ines Carvalho"]  # the host listed first, but the guest speaks first
     words = _said((0, "Hi everyone, it's Inez here, and I'm in for Walter today."),

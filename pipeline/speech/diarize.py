@@ -495,17 +495,17 @@ def naming(words: list[tuple[str, int | None]], names: list[str]) -> tuple[list[
     would cost less than ``SURE``: two cues, or one that agrees with the order the names are given in), each with
     whether any such pair in it follows that order (then listing the names in the order the voices first speak can
     put them right). Such names rest on that order alone, or on one cue, which a misheard word
-    can make or unmake (held-out 22 v6: "Thanks, Arjun" was heard as "And Arjun", and "people like Tamika, before
-    you met her?" as a question handed to Tamika).
+    can make or unmake (held-out 22 v6: "Thanks, Arjun" was heard as "And Arjun").
 
     Names come in the order the producer lists them (hosts, then guests), which is not always the order the voices
     are first heard: the guest listed first may speak second. So the transcript is read for what a listener goes by:
-    a voice that says "I'm Ines" is Ines; a name called in the question that hands a voice the floor ("Walter, what
-    did you think?", "Good point, Ben. And then?") or at the head of the last sentence before it ("Marcus, set the
-    scene."), or thanked right after it ("Thanks, Priya"), is the one
-    addressed; a voice naming someone otherwise is unlikely to be them. Without such evidence the voices take the
-    names in order; the first voice heard keeps the first name (a host opens the show) unless the talk says otherwise
-    more than once (measured with ``scripts/bench_diarize.py``: see the README)."""
+    a voice that says "I'm Ines" as a turn opens (in its first two sentences) is Ines; a name called in the question
+    that hands a voice the floor, at the head or the end of a sentence (``_calls``: "Walter, what did you think?",
+    "Good point, Ben. And then?"), or at the head of the last sentence before it ("Marcus, set the scene."), or
+    thanked right after it ("Thanks, Priya"), is the one addressed; a voice naming someone otherwise is unlikely to
+    be them. Without such evidence the voices take the names in order; the first voice heard keeps the first name (a
+    host opens the show) unless the talk says otherwise more than once (measured with ``scripts/bench_diarize.py``:
+    see the README)."""
     import numpy as np
     from scipy.optimize import linear_sum_assignment
 
@@ -536,9 +536,11 @@ def naming(words: list[tuple[str, int | None]], names: list[str]) -> tuple[list[
     for i, (voice, said) in enumerate(turns):
         found = names_in[i]
         own = set()
+        sentence = 0  # of the turn, from 0
         for j, n in enumerate(found):
-            if n is None:
-                continue
+            sentence += bool(j) and said[j - 1].rstrip().endswith((".", "?", "!"))
+            if n is None or sentence > 1:  # introductions open a turn ("Hello. I'm Ines."); later, a name
+                continue  # said so is more likely Whisper writing a hotword into quiet speech
             before = _letters(" ".join(said[max(0, j - 2):j])).split()
             if before[-1:] in _INTRODUCING or before[-2:] in _INTRODUCING:
                 score[voice, n] += SAYS_OWN_NAME
@@ -549,9 +551,7 @@ def naming(words: list[tuple[str, int | None]], names: list[str]) -> tuple[list[
             after, reply = turns[i + 1]
             if said[-1].rstrip().endswith("?"):
                 start = _last_sentences(said, 2, at_most=30)  # the question and the sentence before it
-                called = {found[j] for j in range(start, len(said)) if found[j] is not None
-                          and (said[j].rstrip().endswith((",", "?")) or (j and said[j - 1].rstrip().endswith(",")))}
-                called -= own
+                called = {found[j] for j in range(start, len(said)) if _calls(said, found, j)} - own
                 if len(called) == 1:  # "Walter, what did you think?", "Good point, Ben. And then?"
                     score[after, called.pop()] += ADDRESSED
             else:  # "Marcus, set the scene.": the last sentence opens by calling someone
@@ -580,6 +580,30 @@ def naming(words: list[tuple[str, int | None]], names: list[str]) -> tuple[list[
 
 _THANKS = {"thanks", "thank", "cheers", "hi", "hello", "hey"}
 _INTRODUCING = [["i", "am"], ["name", "is"], ["this", "is"], ["i'm"], ["it's"], ["im"], ["its"]]
+
+
+_OPENERS = {"and", "so", "now", "okay", "ok", "well", "right", "alright", "then", "but", "yes", "yeah", "great",
+            "sure", "oh"}  # a word that may come before a name called at the head of a sentence ("So, Ben, ...")
+
+
+def _calls(said: list[str], found: list[int | None], j: int) -> bool:
+    """Whether the name heard at ``said[j]`` (``found[j]``, the same name across its words) calls someone: at the head
+    of a sentence, set off by a comma ("Walter, what do you think?", "And Ben, what ...?", "So, Ben, ..."), or at its
+    end after one ("What about you, Ben?", "Good point, Ben."). A name inside a sentence ("people like, Tamika,
+    before you met her?", as Whisper once punctuated it) is taken for someone talked about, not to."""
+    n = found[j]
+    if n is None or (j and found[j - 1] == n):
+        return False
+    last = j
+    while last + 1 < len(said) and found[last + 1] == n:
+        last += 1
+
+    def ends(i: int) -> bool:
+        return said[i].rstrip().endswith((".", "?", "!"))
+
+    if j == 0 or ends(j - 1) or (_letters(said[j - 1]) in _OPENERS and (j == 1 or ends(j - 2))):  # the head
+        return said[last].rstrip().endswith((",", "?"))  # "Ben, what ...?", "Ben?"
+    return ends(last) and said[j - 1].rstrip().endswith(",")
 
 
 def _last_sentences(said: list[str], count: int, at_most: int | None = None) -> int:
