@@ -499,13 +499,12 @@ def naming(words: list[tuple[str, int | None]], names: list[str]) -> tuple[list[
 
     Names come in the order the producer lists them (hosts, then guests), which is not always the order the voices
     are first heard: the guest listed first may speak second. So the transcript is read for what a listener goes by:
-    a voice that says "I'm Ines" as a turn opens (in its first two sentences) is Ines; a name called in the question
-    that hands a voice the floor, at the head or the end of a sentence (``_calls``: "Walter, what did you think?",
-    "Good point, Ben. And then?"), or at the head of the last sentence before it ("Marcus, set the scene."), or
-    thanked right after it ("Thanks, Priya"), is the one addressed; a voice naming someone otherwise is unlikely to
-    be them. Without such evidence the voices take the names in order; the first voice heard keeps the first name (a
-    host opens the show) unless the talk says otherwise more than once (measured with ``scripts/bench_diarize.py``:
-    see the README)."""
+    a voice that says "I'm Ines" is Ines; a name called in the question that hands a voice the floor, at the head or
+    the end of a sentence (``_calls``: "Walter, what did you think?", "Good point, Ben. And then?"), or at the head of
+    the last sentence before it ("Marcus, set the scene."), or thanked right after it ("Thanks, Priya"), is the one
+    addressed; a voice naming someone otherwise is unlikely to be them. Without such evidence the voices take the
+    names in order; the first voice heard keeps the first name (a host opens the show) unless the talk says otherwise
+    more than once (measured with ``scripts/bench_diarize.py``: see the README)."""
     import numpy as np
     from scipy.optimize import linear_sum_assignment
 
@@ -536,11 +535,9 @@ def naming(words: list[tuple[str, int | None]], names: list[str]) -> tuple[list[
     for i, (voice, said) in enumerate(turns):
         found = names_in[i]
         own = set()
-        sentence = 0  # of the turn, from 0
         for j, n in enumerate(found):
-            sentence += bool(j) and said[j - 1].rstrip().endswith((".", "?", "!"))
-            if n is None or sentence > 1:  # introductions open a turn ("Hello. I'm Ines."); later, a name
-                continue  # said so is more likely Whisper writing a hotword into quiet speech
+            if n is None:
+                continue
             before = _letters(" ".join(said[max(0, j - 2):j])).split()
             if before[-1:] in _INTRODUCING or before[-2:] in _INTRODUCING:
                 score[voice, n] += SAYS_OWN_NAME
