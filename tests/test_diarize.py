@@ -167,17 +167,24 @@ def test_one_guest_called_by_name_to_speak_takes_that_name_against_the_order_lis
 def test_a_name_inside_a_question_is_someone_talked_about_not_the_one_asked():
     """held-out 22 v6: Whisper heard "... people like Tamika before you met Earl?" as "... people like, Tamika, before
     you met all?", and Tamika was taken for the guest asked. A name calls someone at the head of a sentence or at its
-    end, set off by a comma; inside a sentence it does not."""
+    end, set off by a comma; inside a sentence, as the first of a list, or as a common word that is only like a name
+    ("What" and Hart), it does not."""
     names = ["Ana Reyes", "Ben Okafor", "Cleo Hart"]
     opening = _said((0, "Welcome to Common Ground."), (1, "Glad to be here."), (2, "And me."))
 
     def asked(question):
         return diarize.naming(opening + _said((0, question), (1, "Never, no."), (2, "Nor me.")), names)[0]
 
-    assert asked("Had you met people like, Cleo, before you met him?") == [0, 1, 2]  # the order listed
+    for nobody in ("Had you met people like, Cleo, before you met him?",  # the order listed
+                   "Cleo, Ben, thank you both. Any last words?", "Cleo Hart, Ben Okafor, any last words?",  # a list
+                   "What? Really?",  # a word a loose match took for Hart
+                   "Great, thanks, Cleo."):  # thanks after no question hands nothing over
+        assert asked(nobody) == [0, 1, 2], nobody
     for question in ("Cleo, had you met people like him before?", "And Cleo, had you met people like him?",
-                     "So, Cleo, had you met people like him?", "Had you met people like him, Cleo?",
-                     "Good point, Cleo. And before that?", "Had you met people like him before, Cleo Hart?"):
+                     "So, Cleo, had you met people like him?", "Okay, so Cleo, had you met people like him?",
+                     "Had you met people like him, Cleo?", "And you Cleo?", "Good point, Cleo. And before that?",
+                     "Had you met people like him before, Cleo Hart?", "Thanks, Ben. Cleo, what do you think?",
+                     "And Cleo, set the scene.", "Cleo?"):
         assert asked(question) == [0, 2, 1], question
 
 

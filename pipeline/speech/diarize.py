@@ -527,6 +527,8 @@ def naming(words: list[tuple[str, int | None]], names: list[str]) -> tuple[list[
         word = _letters(text)
         if not text.strip()[:1].isupper() or len(word) < 3:
             return None
+        if word in _COMMON:  # "What?" is not Hart, nor "Been" Ben; a name that is a word (Will, Grace) still is
+            return next((n for n, toks in enumerate(tokens) if word in toks), None)
         ratios = [max((_alike(word, t) for t in toks), default=0.0) for toks in tokens]
         best = int(np.argmax(ratios))
         return best if ratios[best] >= NAME_MATCH else None
@@ -546,17 +548,16 @@ def naming(words: list[tuple[str, int | None]], names: list[str]) -> tuple[list[
             score[voice, n] += MENTIONS
         if i + 1 < len(turns):  # a question handing the floor to someone by name, and thanks by name after it
             after, reply = turns[i + 1]
-            if said[-1].rstrip().endswith("?"):
-                start = _last_sentences(said, 2, at_most=30)  # the question and the sentence before it
-                called = {found[j] for j in range(start, len(said)) if _calls(said, found, j)} - own
-                if len(called) == 1:  # "Walter, what did you think?", "Good point, Ben. And then?"
-                    score[after, called.pop()] += ADDRESSED
-            else:  # "Marcus, set the scene.": the last sentence opens by calling someone
-                start = _last_sentences(said, 1)
-                n = found[start]
-                if n is not None and n not in own and (said[start].rstrip().endswith(",") or (
-                        start + 1 < len(said) and found[start + 1] == n and said[start + 1].rstrip().endswith(","))):
-                    score[after, n] += ADDRESSED
+            question = said[-1].rstrip().endswith("?")
+            # the question's own call, else one in the sentence before it ("Good point, Ben. And then?"); after no
+            # question, a call at the head of the last sentence ("Marcus, set the scene.")
+            for count in (1, 2) if question else (1,):
+                start = _last_sentences(said, count, at_most=30 if question else None)
+                called = {found[j] for j in range(start, len(said)) if _calls(said, found, j, at_end=question)} - own
+                if called:
+                    break
+            if len(called) == 1:
+                score[after, called.pop()] += ADDRESSED
             opening = [_letters(w) for w in reply[:5]]
             thanked = next((j for j, w in enumerate(opening) if w in _THANKS), None)
             if thanked is not None:  # "Thanks, Priya", "Thank you, Nadia" (a name after the thanks, one only)
@@ -575,19 +576,26 @@ def naming(words: list[tuple[str, int | None]], names: list[str]) -> tuple[list[
     return chosen, [(g, any(chosen[a] < chosen[b] for a, b in unsure if a in g)) for g in groups if len(g) > 1]
 
 
+_COMMON = set("""the and but for not you your yours our ours they them their there here where were what when then than
+that this these those who whom whose why how with will would could should shall can did does done had has have been
+being was are all any one two too very much more most some such just like yeah yes okay right really well now also
+only even ever over into from about after again back down still way she her hers his him its it's i'm i've i'll
+let let's see say said know think thing mean sure good great thanks thank""".split())  # heard as names only exactly
+
 _THANKS = {"thanks", "thank", "cheers", "hi", "hello", "hey"}
 _INTRODUCING = [["i", "am"], ["name", "is"], ["this", "is"], ["i'm"], ["it's"], ["im"], ["its"]]
 
 
 _OPENERS = {"and", "so", "now", "okay", "ok", "well", "right", "alright", "then", "but", "yes", "yeah", "great",
-            "sure", "oh"}  # a word that may come before a name called at the head of a sentence ("So, Ben, ...")
+            "sure", "oh"}  # words that may come before a name called at the head of a sentence ("Okay, so Ben, ...")
 
 
-def _calls(said: list[str], found: list[int | None], j: int) -> bool:
+def _calls(said: list[str], found: list[int | None], j: int, at_end: bool = True) -> bool:
     """Whether the name heard at ``said[j]`` (``found[j]``, the same name across its words) calls someone: at the head
-    of a sentence, set off by a comma ("Walter, what do you think?", "And Ben, what ...?", "So, Ben, ..."), or at its
-    end after one ("What about you, Ben?", "Good point, Ben."). A name inside a sentence ("people like, Tamika,
-    before you met her?", as Whisper once punctuated it) is taken for someone talked about, not to."""
+    of a sentence, after nothing but openers, set off by a comma and not the first of a list of names ("Walter, what
+    do you think?", "And Ben, what ...?", "Okay, so Ben, ...", "Ben?"), or, ``at_end``, ending it after a comma or
+    "you" ("What about you, Ben?", "Good point, Ben.", "And you Ben?"). A name inside a sentence ("people like,
+    Tamika, before you met her?", as Whisper once punctuated it) is taken for someone talked about, not to."""
     n = found[j]
     if n is None or (j and found[j - 1] == n):
         return False
@@ -598,9 +606,12 @@ def _calls(said: list[str], found: list[int | None], j: int) -> bool:
     def ends(i: int) -> bool:
         return said[i].rstrip().endswith((".", "?", "!"))
 
-    if j == 0 or ends(j - 1) or (_letters(said[j - 1]) in _OPENERS and (j == 1 or ends(j - 2))):  # the head
-        return said[last].rstrip().endswith((",", "?"))  # "Ben, what ...?", "Ben?"
-    return ends(last) and said[j - 1].rstrip().endswith(",")
+    k = j - 1
+    while k >= 0 and not ends(k) and _letters(said[k]) in _OPENERS:
+        k -= 1
+    if k < 0 or ends(k):  # the head
+        return said[last].rstrip().endswith((",", "?")) and (last + 1 == len(said) or found[last + 1] is None)
+    return at_end and ends(last) and (said[j - 1].rstrip().endswith(",") or _letters(said[j - 1]) == "you")
 
 
 def _last_sentences(said: list[str], count: int, at_most: int | None = None) -> int:
