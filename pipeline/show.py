@@ -527,6 +527,7 @@ def load_show(root: Path) -> tuple[Show | None, list[Problem]]:
     if "artwork" not in bad:
         problems += check_artwork(root / EPISODES_DIR / meta.artwork, file, "artwork")
     problems += [Problem(file, "category", message) for message in category_problems(meta.categories)]
+    problems += _people_problems(file, [("hosts", data.get("hosts"))])
     taxonomy_path = meta.settings.conditions.taxonomy
     taxonomy = None
     if "settings.conditions.taxonomy" not in bad:
@@ -580,6 +581,24 @@ def _valid_items(model: type[BaseModel], raw: Any) -> list[tuple[int, Any]]:
         except ValidationError:
             continue
     return out
+
+
+def _people_problems(file: str, lists: list[tuple[str, Any]], known: dict[str, str] | None = None) -> list[Problem]:
+    """Each person's name once among the people of ``lists`` (``(field, raw list)``, e.g. an episode's hosts and
+    guests), after ``known`` (folded name -> how it was given, e.g. the show's hosts): the names label the voices of a
+    transcript and the people of the feed, so a name given twice would merge two voices and list one person twice.
+    Names are compared without case or surrounding space."""
+    seen = dict(known or {})
+    problems = []
+    for field, raw in lists:
+        for i, person in _valid_items(Person, raw):
+            key = " ".join(person.name.split()).casefold()
+            if key in seen:
+                problems.append(Problem(file, f"{field}[{i}].name", f"{person.name!r} is listed already ({seen[key]}); "
+                                                                   "each voice needs a name of its own"))
+            else:
+                seen[key] = f"{field}[{i}]"
+    return problems
 
 
 def _time_problems(file: str, data: dict, duration: float) -> list[Problem]:
@@ -649,6 +668,11 @@ def load_episode(show: Show | None, folder: Path, root: Path,
                 problems.append(Problem(file, f"conditions[{i}]", f"condition {ref!r} is listed twice"))
             else:
                 conditions.append(cond.id)
+
+    own_hosts = data.get("hosts")
+    shows_hosts = {} if own_hosts is not None or show is None else \
+        {" ".join(h.name.split()).casefold(): "a host in show.yaml" for h in show.meta.hosts}
+    problems += _people_problems(file, [("hosts", own_hosts), ("guests", data.get("guests"))], shows_hosts)
 
     raw_audio = data.get("audio")
     recording, problem = find_recording(root, folder, raw_audio if raw_audio is not None else None, file)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-from conftest import REPO, kindcast, synth, write_episode
+from conftest import REPO, kindcast, make_show, synth, write_episode
 
 
 def good_front(**overrides) -> dict:
@@ -122,3 +122,28 @@ def test_category_and_template_mistakes_found_before_any_build(tmp_path: Path):
     assert proc.returncode == 1
     assert "episodes/show.yaml: category: 'Society' is not an Apple Podcasts category" in proc.stderr
     assert "templates/notes.html: line 2: template syntax error" in proc.stderr
+
+
+def test_each_person_is_named_once(tmp_path: Path):
+    """The names label the voices of a transcript and the people of the feed: a guest with the host's name, or a
+    name given twice, would merge two voices into one and list one person twice. Compared without case or spaces."""
+    root = make_show(tmp_path / "show")
+    audio = synth(tmp_path / "raw.wav", "sine=f=220", 3)
+    write_episode(root, "host-again", good_front(guests=[{"name": "hana  host"}, {"name": "Grace Obi"}]), audio)
+    write_episode(root, "twice", good_front(guid="guid-2", number=2, guests=[{"name": "Grace Obi"},
+                                                                            {"name": "Grace Obi "}]), audio)
+    write_episode(root, "own-hosts", good_front(guid="guid-3", number=3, hosts=[{"name": "Tom Hart", "role": "host"}],
+                                                guests=[{"name": "Hana Host"}, {"name": "Tom Hart"}]), audio)
+    write_episode(root, "fine", good_front(guid="guid-4", number=4, guests=[{"name": "Grace Obi"}]), audio)
+    proc = kindcast("check", "--root", root)
+    err = proc.stderr
+    assert proc.returncode == 1 and "Traceback" not in err
+    assert "host-again/episode.md: guests[0].name: 'hana  host' is listed already (a host in show.yaml)" in err
+    assert "twice/episode.md: guests[1].name: 'Grace Obi ' is listed already (guests[0])" in err
+    assert "own-hosts/episode.md: guests[1].name: 'Tom Hart' is listed already (hosts[0])" in err
+    assert "own-hosts/episode.md: guests[0]" not in err  # its own hosts replace the show's
+    assert "fine/episode.md" not in err
+    make_show(root, hosts=[{"name": "Hana Host", "role": "host"}, {"name": "HANA HOST", "role": "host"}])
+    proc = kindcast("check", "--root", root)
+    assert proc.returncode == 1
+    assert "show.yaml: hosts[1].name: 'HANA HOST' is listed already (hosts[0])" in proc.stderr

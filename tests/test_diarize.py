@@ -278,9 +278,11 @@ def test_speakers_option_needs_distinct_names(tmp_path):
     audio = tmp_path / "a.wav"
     subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "1",
                     str(audio)], check=True)
-    for bad in ("Ana,Ana", "Ana,,Ben"):
+    for bad, why in (("Ana,Ana", "given twice"), ("Ana, ana ", "given twice"), ("Ana,,Ben", "a name is empty"),
+                     ("Ana,Ben,", "a name is empty")):
         proc = kindcast("transcribe", audio, "--speakers", bad, "--out", tmp_path, cwd=tmp_path)
-        assert proc.returncode == 1 and "--speakers" in proc.stderr and "Traceback" not in proc.stderr
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr
+        assert "--speakers" in proc.stderr and why in proc.stderr, (bad, proc.stderr)
 
 
 def _nobody_names_the_guests(folder: Path) -> Path:

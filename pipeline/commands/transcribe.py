@@ -40,8 +40,11 @@ def register(cli: click.Group) -> None:
         model_dir = core.resolve_model(model, Path.cwd(), what="--model")
         channels = {}
         names = [n.strip() for n in (speakers or "").split(",")] if speakers is not None else []
-        if speakers is not None and (not all(names) or len(set(names)) != len(names)):
-            raise KindcastError(f"--speakers: {speakers!r}: give distinct names separated by commas, e.g. \"Ana,Ben\"")
+        if speakers is not None and not all(names):
+            raise KindcastError(f"--speakers: {speakers!r}: a name is empty; give names separated by commas, e.g. "
+                                f"\"Ana,Ben\"")
+        if len({" ".join(n.split()).casefold() for n in names}) != len(names):
+            raise KindcastError(f"--speakers: {speakers!r}: a name is given twice; give each voice a name of its own")
         if len(names) == 2 and core.one_voice_per_channel(audio):
             channels = {"left": names[0], "right": names[1]}
         show = sys.stderr.isatty()
