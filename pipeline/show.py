@@ -428,6 +428,10 @@ def _rel(root: Path, path: Path) -> str:
         return str(path)
 
 
+_EXAMPLES = {"Person": "{name: Ana Ruiz}", "Chapter": "{start: \"1:42\", title: ...}",
+             "Soundbite": "{start: \"2:05\", duration: 30}", "Cut": "{start: \"0:12.5\", end: \"0:19\"}"}
+
+
 def _pydantic_problems(file: str, exc: ValidationError, model: type[BaseModel]) -> list[Problem]:
     problems = []
     for err in exc.errors():
@@ -439,9 +443,16 @@ def _pydantic_problems(file: str, exc: ValidationError, model: type[BaseModel]) 
             known = list(model.model_fields)
             close = difflib.get_close_matches(str(err["loc"][-1]), known, n=1)
             message = "unknown field" + (f" (did you mean '{close[0]}'?)" if close else "")
+        elif kind == "model_type":  # "Input should be a valid dictionary or instance of Person"
+            example = _EXAMPLES.get(str((err.get("ctx") or {}).get("class_name")))
+            message = "should be a mapping of fields" + (f", e.g. {example}" if example else "") + \
+                (f" (got {err['input']!r})" if isinstance(err.get("input"), (str, int, float)) else "")
+        elif "input" in err and err["input"] is None:  # "guests:" with nothing after it
+            field = model.model_fields.get(str(err["loc"][0])) if len(err["loc"]) == 1 else None
+            message = "is empty: give a value" + (", or leave the line out" if field and not field.is_required() else "")
         else:
             message = err["msg"].removeprefix("Value error, ")
-            if "input" in err and kind not in ("model_type",) and not isinstance(err["input"], (dict, list)):
+            if "input" in err and not isinstance(err["input"], (dict, list)):
                 message += f" (got {err['input']!r})"
         problems.append(Problem(file, loc or "(top level)", message))
     return problems

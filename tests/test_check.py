@@ -147,3 +147,18 @@ def test_each_person_is_named_once(tmp_path: Path):
     proc = kindcast("check", "--root", root)
     assert proc.returncode == 1
     assert "show.yaml: hosts[1].name: 'HANA HOST' is listed already (hosts[0])" in proc.stderr
+
+
+def test_an_empty_field_or_a_name_without_its_mapping_is_explained(show_root: Path, tmp_path: Path):
+    """"guests:" with nothing after it, and "guests: [Grace Obi]" (a list of names, not of people), are said in the
+    producer's words, not the validation library's ("Input should be a valid dictionary or instance of Person")."""
+    audio = synth(tmp_path / "raw.wav", "sine=f=220", 3)
+    write_episode(show_root, "empty", good_front(title=None, guests=None), audio)
+    write_episode(show_root, "names", good_front(guid="guid-n", number=2, guests=["Grace Obi"], cuts=[5]), audio)
+    proc = kindcast("check", "--root", show_root)
+    err = proc.stderr
+    assert proc.returncode == 1 and "Traceback" not in err and "Person" not in err
+    assert "empty/episode.md: title: is empty: give a value\n" in err  # required: leaving it out is no way out
+    assert "empty/episode.md: guests: is empty: give a value, or leave the line out" in err
+    assert "names/episode.md: guests[0]: should be a mapping of fields, e.g. {name: Ana Ruiz} (got 'Grace Obi')" in err
+    assert "names/episode.md: cuts[0]: should be a mapping of fields, e.g. {start: \"0:12.5\", end: \"0:19\"}" in err
