@@ -594,16 +594,21 @@ def _valid_items(model: type[BaseModel], raw: Any) -> list[tuple[int, Any]]:
     return out
 
 
-def _people_problems(file: str, lists: list[tuple[str, Any]], known: dict[str, str] | None = None) -> list[Problem]:
+def name_key(name: str) -> str:
+    """A person's name as names are compared: without case or extra spaces ("hana  host" is Hana Host)."""
+    return " ".join(name.split()).casefold()
+
+
+def _people_problems(file: str, lists: list[tuple[str, Any]], known: Collection[tuple[str, str]] = ()) -> list[Problem]:
     """Each person's name once among the people of ``lists`` (``(field, raw list)``, e.g. an episode's hosts and
-    guests), after ``known`` (folded name -> how it was given, e.g. the show's hosts): the names label the voices of a
+    guests), after ``known`` (``(name, where it is given)``, e.g. the show's hosts): the names label the voices of a
     transcript and the people of the feed, so a name given twice would merge two voices and list one person twice.
-    Names are compared without case or surrounding space."""
-    seen = dict(known or {})
+    Names are compared by :func:`name_key`."""
+    seen = {name_key(name): where for name, where in known}
     problems = []
     for field, raw in lists:
         for i, person in _valid_items(Person, raw):
-            key = " ".join(person.name.split()).casefold()
+            key = name_key(person.name)
             if key in seen:
                 problems.append(Problem(file, f"{field}[{i}].name", f"{person.name!r} is listed already ({seen[key]}); "
                                                                    "each voice needs a name of its own"))
@@ -680,9 +685,9 @@ def load_episode(show: Show | None, folder: Path, root: Path,
             else:
                 conditions.append(cond.id)
 
-    own_hosts = data.get("hosts")
-    shows_hosts = {} if own_hosts is not None or show is None else \
-        {" ".join(h.name.split()).casefold(): "a host in show.yaml" for h in show.meta.hosts}
+    own_hosts = data.get("hosts")  # given, they replace the show's (Show.hosts_for)
+    shows_hosts = [] if own_hosts is not None or show is None else \
+        [(h.name, "a host in show.yaml") for h in show.meta.hosts]
     problems += _people_problems(file, [("hosts", own_hosts), ("guests", data.get("guests"))], shows_hosts)
 
     raw_audio = data.get("audio")

@@ -33,6 +33,7 @@ def register(cli: click.Group) -> None:
         """Transcribe one audio file with word times: JSON (Podcasting 2.0), VTT, SRT and plain text."""
         from pipeline.speech import whisper as core
         from pipeline.errors import KindcastError
+        from pipeline.show import name_key
         from pipeline.speech.transcript import write_all
 
         if not audio.is_file():
@@ -43,7 +44,7 @@ def register(cli: click.Group) -> None:
         if speakers is not None and not all(names):
             raise KindcastError(f"--speakers: {speakers!r}: a name is empty; give names separated by commas, e.g. "
                                 f"\"Ana,Ben\"")
-        if len({" ".join(n.split()).casefold() for n in names}) != len(names):
+        if len({name_key(n) for n in names}) != len(names):
             raise KindcastError(f"--speakers: {speakers!r}: a name is given twice; give each voice a name of its own")
         if len(names) == 2 and core.one_voice_per_channel(audio):
             channels = {"left": names[0], "right": names[1]}
